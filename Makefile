@@ -39,12 +39,15 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # A short coverage-guided run of every fuzz target; FUZZTIME=5m for longer.
+# What the fuzzer found interesting is kept in testdata/fuzz as seed corpus.
 FUZZTIME ?= 30s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$f"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			dir=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; mkdir -p $$dir; \
+			cp -n $$($(GO) env GOCACHE)/fuzz/$$pkg/$$f/* $$dir/ 2>/dev/null || true; \
 		done; \
 	done
 
