@@ -100,7 +100,7 @@ type AgentInfo []SubOption
 type Reply struct {
 	Type     MessageType
 	XID      uint32
-	GIAddr   netip.Addr
+	GIAddr   netip.Addr // invalid (zero Addr) when the field was 0.0.0.0
 	CIAddr   netip.Addr // invalid (zero Addr) when the field was 0.0.0.0
 	HType    uint8
 	HWAddr   net.HardwareAddr // nil when hlen is 0
@@ -116,4 +116,9 @@ type Reply struct {
 	AgentInfo     AgentInfo    // option 82
 	HasAgentInfo  bool
 	VendorClass   []byte // option 60
+
+	// Other holds the options this package does not interpret, in wire
+	// order: ISC dhcpd, for one, adds subnet options such as 6 and 15 to
+	// DHCPLEASEUNASSIGNED and DHCPLEASEUNKNOWN.
+	Other []Option
 }
