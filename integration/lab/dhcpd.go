@@ -30,10 +30,10 @@ func (n *NS) StartDHCPD(name, conf, leases string, ifaces ...string) *DHCPD {
 	d.ConfPath = filepath.Join(dir, "dhcpd.conf")
 	d.LeasesPath = filepath.Join(dir, "dhcpd.leases")
 	if err := os.WriteFile(d.ConfPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := os.WriteFile(d.LeasesPath, []byte(leases), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	args := []string{"-4", "-f", "-d", "-cf", d.ConfPath, "-lf", d.LeasesPath,
 		"-pf", filepath.Join(dir, "dhcpd.pid")}

@@ -17,15 +17,27 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 )
 
 // runCounter distinguishes the labs of one test binary.
 var runCounter atomic.Uint32
 
+// TB is the part of testing.TB a lab uses. *testing.T and *testing.B satisfy
+// it; the demo supplies its own, so the same topology code serves both.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	TempDir() string
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
 // Lab is the set of namespaces and processes created for one test.
 type Lab struct {
-	t      testing.TB
+	t      TB
 	prefix string
 
 	mu  sync.Mutex
@@ -34,7 +46,7 @@ type Lab struct {
 
 // New returns an empty lab whose resources are removed when t ends. It skips
 // the test when the caller is not root or `ip` is not installed.
-func New(t testing.TB) *Lab {
+func New(t TB) *Lab {
 	t.Helper()
 	SkipUnlessRoot(t)
 	l := &Lab{t: t, prefix: fmt.Sprintf("lg%s-%d", strconv.FormatInt(int64(os.Getpid()), 36), runCounter.Add(1))}
@@ -43,7 +55,7 @@ func New(t testing.TB) *Lab {
 }
 
 // SkipUnlessRoot skips t unless it runs as root with iproute2 available.
-func SkipUnlessRoot(t testing.TB) {
+func SkipUnlessRoot(t TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces")
@@ -54,7 +66,7 @@ func SkipUnlessRoot(t testing.TB) {
 }
 
 // Need skips t when any of the named programs is not on PATH.
-func Need(t testing.TB, programs ...string) {
+func Need(t TB, programs ...string) {
 	t.Helper()
 	for _, p := range programs {
 		if _, err := exec.LookPath(p); err != nil {
