@@ -243,8 +243,10 @@ func (v *view) binding() Binding {
 	case v.flags&flagCircuit != 0:
 		b.CircuitID = r.bytes()
 	}
-	hw := r.next(int(max(v.hlen, 8) - 8))
-	if v.hlen <= 8 && v.hlen > 0 {
+	var hw []byte
+	if v.hlen > 8 {
+		hw = r.next(int(v.hlen))
+	} else if v.hlen > 0 {
 		mem = binary.BigEndian.AppendUint64(mem, v.mac)
 		hw = mem[len(mem)-8 : len(mem)-8+int(v.hlen) : len(mem)-8+int(v.hlen)]
 	}
