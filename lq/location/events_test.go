@@ -165,6 +165,6 @@ func TestNextWaitsAndCloses(t *testing.T) {
 	if err := <-errc; !errors.Is(err, ErrClosed) {
 		t.Errorf("Next across Close: %v, want ErrClosed", err)
 	}
-	sub.Close() // idempotent
+	sub.Close()                      // idempotent
 	mustUpsert(t, tb, sample(2), t0) // writes go on without the subscriber
 }
