@@ -35,6 +35,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"version", "print the version", runVersion},
+		{"board", "list, detect and prepare line-card profiles; the image's init", runBoard},
 	}
 }
 
