@@ -113,7 +113,10 @@ func (p *Packet) StripAgentInfo() bool {
 		return removed
 	}
 	newEnd := offOptions + n
-	newLen := max(newEnd+1, min(len(p.b), MinLen))
+	newLen := newEnd + 1
+	if len(p.b) >= MinLen {
+		newLen = max(newLen, MinLen)
+	}
 	p.b[newEnd] = OptEnd
 	clear(p.b[newEnd+1 : newLen])
 	p.b, p.end = p.b[:newLen], newEnd

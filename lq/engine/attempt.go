@@ -26,7 +26,8 @@ type attempt struct {
 	xid   uint32
 	state attemptState
 
-	sends                         int // transmissions so far
+	sends                         int // transmissions in the current backoff cycle
+	transmissions                 int // all transmissions, across cycles
 	queuedAt, firstSent, lastSent time.Time
 	deadline                      time.Time // next retransmission or timeout
 	heapIdx                       int       // in Engine.deadlines, -1 when absent

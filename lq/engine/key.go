@@ -103,11 +103,10 @@ func (k Key) Query() lq.Query {
 	return lq.Query{}
 }
 
-// keysOf lists the keys an ACTIVE or UNASSIGNED binding answers besides
-// the query's own: its address and, for ACTIVE, its client's MAC address
-// and client identifier. The owner memory records all of them.
-func keysOf(b *lq.Binding, active bool) []Key {
-	keys := make([]Key, 0, 3)
+// appendKeys appends the keys an ACTIVE or UNASSIGNED binding answers:
+// its address and, for ACTIVE, its client's MAC address and client
+// identifier. The owner memory records all of them.
+func appendKeys(keys []Key, b *lq.Binding, active bool) []Key {
 	if ip := b.IP.Unmap(); ip.Is4() && !ip.IsUnspecified() {
 		keys = append(keys, Key{Kind: lq.ByIP, IP: ip})
 	}

@@ -50,9 +50,9 @@ const (
 	// Waiting: the query is still outstanding at a server whose timer has
 	// expired; a better answer would come as an Update.
 	Waiting
-	// NotSent: the result was decided before the query reached this
-	// server (its timer was expired and it had other queries to probe with).
-	NotSent
+	// Abandoned: the result was decided while the query was still queued
+	// for this server (its timer expired, one query at a time).
+	Abandoned
 )
 
 func (o Outcome) String() string {
@@ -63,8 +63,8 @@ func (o Outcome) String() string {
 		return "timed out"
 	case Waiting:
 		return "waiting"
-	case NotSent:
-		return "not sent"
+	case Abandoned:
+		return "abandoned"
 	}
 	return "outcome ?"
 }
