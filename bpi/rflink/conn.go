@@ -70,12 +70,19 @@ type EthernetConn struct {
 	addr packet.Addr
 }
 
-// ethAll is ETH_P_ALL: every protocol.
-const ethAll = 0x0003
+// Protocols for ListenEthernet.
+const (
+	// AllProtocols (ETH_P_ALL) receives every frame.
+	AllProtocols = 0x0003
+	// WriteOnly receives nothing: for a link the caller only sends on, so
+	// that unread frames do not queue up in the socket.
+	WriteOnly = 0
+)
 
-// ListenEthernet opens a raw Ethernet socket on ifi for every EtherType.
-func ListenEthernet(ifi *net.Interface) (*EthernetConn, error) {
-	c, err := packet.Listen(ifi, packet.Raw, ethAll, nil)
+// ListenEthernet opens a raw Ethernet socket on ifi that receives frames of
+// the given EtherType (or AllProtocols, or WriteOnly).
+func ListenEthernet(ifi *net.Interface, protocol int) (*EthernetConn, error) {
+	c, err := packet.Listen(ifi, packet.Raw, protocol, nil)
 	if err != nil {
 		return nil, fmt.Errorf("Ethernet link %s: %w", ifi.Name, err)
 	}
@@ -103,3 +110,7 @@ func (e *EthernetConn) SetReadDeadline(t time.Time) error { return e.c.SetReadDe
 
 // Close closes the socket.
 func (e *EthernetConn) Close() error { return e.c.Close() }
+
+// Stats returns the kernel's counters for the socket (packets received and
+// dropped for want of buffer space), reset by each call.
+func (c *Conn) Stats() (*packet.Stats, error) { return c.c.Stats() }
