@@ -47,7 +47,7 @@ type Subscriber struct {
 func New(t testing.TB, n int) *Topology {
 	t.Helper()
 	l := lab.New(t)
-	tp := &Topology{Lab: l, Card: l.NS("card"), Up: l.NS("up")}
+	tp := &Topology{Lab: l, Card: quiet(t, l.NS("card")), Up: quiet(t, l.NS("up"))}
 	l.Veth(tp.Card, "up0", tp.Up, "eth0")
 	tp.Card.Addr("up0", CardUpAddr.String()+"/24")
 	tp.Up.Addr("eth0", UpstreamIP.String()+"/24")
@@ -62,7 +62,7 @@ func New(t testing.TB, n int) *Topology {
 func (tp *Topology) addSubscriber(t testing.TB, i int) *Subscriber {
 	t.Helper()
 	s := &Subscriber{
-		NS:      tp.Lab.NS(fmt.Sprintf("sub%d", i)),
+		NS:      quiet(t, tp.Lab.NS(fmt.Sprintf("sub%d", i))),
 		Port:    fmt.Sprintf("p%d", i),
 		IP:      netip.AddrFrom4([4]byte{10, 0, byte(i), 10}),
 		MAC:     net.HardwareAddr{2, 0, 0, 0, byte(i), 0x10},
@@ -76,6 +76,14 @@ func (tp *Topology) addSubscriber(t testing.TB, i int) *Subscriber {
 	s.GatewayMAC = InterfaceMAC(t, tp.Card, s.Port)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// quiet disables IPv6 in ns before any interface exists, so no router
+// solicitation or MLD report disturbs the drop counters of a test.
+func quiet(t testing.TB, ns *lab.NS) *lab.NS {
+	t.Helper()
+	ns.MustExec("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	return ns
 }
 
 // InterfaceMAC returns the MAC of ifname in ns.
