@@ -48,3 +48,25 @@ func BenchmarkCipherDecrypt(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDownstreamFrame measures a whole downstream frame: MAC header,
+// privacy element, CRC-32 and encryption of an Ethernet frame of each size.
+func BenchmarkDownstreamFrame(b *testing.B) {
+	for _, s := range []Suite{SuiteAES128CBC, SuiteDES56CBC} {
+		tek, err := NewTEK(s, make([]byte, s.KeyLen()), make([]byte, s.KeyLen()), 1, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range benchSizes {
+			eth := ethFrame(n, []byte{2, 0, 0, 0, 0, 1}, []byte{2, 0, 0, 0, 0, 2}, [4]byte{10, 0, 0, 1})
+			buf := make([]byte, 0, 2048)
+			b.Run(fmt.Sprintf("%v/%d", s, n), func(b *testing.B) {
+				b.SetBytes(int64(n))
+				b.ReportAllocs()
+				for b.Loop() {
+					buf, _ = AppendDownstream(buf[:0], eth, 9, tek)
+				}
+			})
+		}
+	}
+}
