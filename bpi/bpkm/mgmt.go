@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net"
+
+	"github.com/leaseguard/leaseguard/bpi"
 )
 
 // A MAC management message is a packet PDU-like body after a MAC header
@@ -73,4 +75,31 @@ func ParseMgmt(b []byte) (Mgmt, error) {
 	}
 	return Mgmt{DA: net.HardwareAddr(b[0:6]), SA: net.HardwareAddr(b[6:12]), Version: b[17], Type: b[18],
 		Payload: b[mgmtHeaderLen:end]}, nil
+}
+
+// AppendMgmtFrame appends a whole DOCSIS MAC frame carrying m: the MAC
+// header (FC_TYPE 11, FC_PARM 00001, no extended header) then the
+// management message.
+func AppendMgmtFrame(b []byte, m Mgmt) ([]byte, error) {
+	body, err := AppendMgmt(nil, m)
+	if err != nil {
+		return b, err
+	}
+	b, err = bpi.AppendHeader(b, bpi.FCTypeMACSpecific, FCMgmt, nil, len(body))
+	if err != nil {
+		return b, err
+	}
+	return append(b, body...), nil
+}
+
+// ParseMgmtFrame parses a DOCSIS MAC frame carrying a management message.
+func ParseMgmtFrame(b []byte) (Mgmt, error) {
+	h, err := bpi.ParseHeader(b)
+	if err != nil {
+		return Mgmt{}, err
+	}
+	if h.FCType != bpi.FCTypeMACSpecific || h.FCParm != FCMgmt {
+		return Mgmt{}, fmt.Errorf("MAC frame FC_TYPE %d FC_PARM %d is not a management message", h.FCType, h.FCParm)
+	}
+	return ParseMgmt(h.Payload)
 }

@@ -377,6 +377,8 @@ func (w markerWatch) WriteEthernet(f []byte) error {
 	return w.inner.WriteEthernet(f)
 }
 
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
