@@ -55,8 +55,10 @@ func (p *Packet) IncHops() (uint8, error) {
 // that is not enough, and never beyond maxLen (0 means DefaultMaxLen) nor
 // the buffer's capacity. On any error the packet is unchanged.
 //
-// With option overload the option lands in the options field, so the
-// overloaded fields still follow it in reading order.
+// RFC deviation: RFC 3046 §2.1 puts option 82 last. With option overload
+// (rare in client messages) it lands at the end of the options field, and
+// the options in the overloaded file and sname fields follow it in
+// reading order; moving them is not worth it on the hot path.
 func (p *Packet) AddAgentInfo(payload []byte, maxLen int) error {
 	if !p.dhcp {
 		return ErrNoOptions

@@ -130,6 +130,9 @@ func ParseQuery(b []byte) (QueryMessage, error) {
 		return QueryMessage{}, errors.New("leasequery: giaddr is 0.0.0.0")
 	}
 	if v, ok := p.AppendOption(nil, OptParamRequestList); ok {
+		if err := checkPRL(v); err != nil {
+			return QueryMessage{}, fmt.Errorf("leasequery: %w", err)
+		}
 		m.PRL = v
 	}
 	q, err := queryOf(p)

@@ -202,6 +202,8 @@ func TestParseQueryErrors(t *testing.T) {
 		{"ciaddr and chaddr", edit(ip, func(b []byte) { copy(b[offCHAddr:], testMAC) }), "have ciaddr true, chaddr true, option 61 false"},
 		{"nothing", edit(ip, func(b []byte) { clear(b[offCIAddr : offCIAddr+4]) }), "have ciaddr false, chaddr false, option 61 false"},
 		{"htype only", edit(mac, func(b []byte) { b[offHLen] = 0; clear(b[offCHAddr:offSName]) }), "hardware address of 0 octets"},
+		// Found by FuzzParseQuery: a list Marshal would refuse.
+		{"END in PRL", edit(ip, func(b []byte) { b[offOptions+5] = 255 }), "parameter request list: entry 0 is 255, not an option"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

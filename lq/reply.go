@@ -181,8 +181,11 @@ func (r Reply) Binding(now time.Time, from netip.Addr) Binding {
 
 // Marshal encodes the reply byte for byte as ISC dhcpd 4.4 does (see
 // testdata/dhcpd): options in the order 53, 54, 51, 58, 59, 92, 91, 60,
-// 61, then Other, and 82 last (RFC 3046 §2.1), then END, without padding
-// to the BOOTP minimum.
+// 61, then Other, and 82 last (RFC 3046 §2.1), then END.
+//
+// RFC deviation: like dhcpd's replies, the message is not padded to the
+// 300-octet BOOTP minimum (RFC 1542 §2.1); clients of leasequery replies
+// are relay agents, which must accept that.
 func (r Reply) Marshal() ([]byte, error) {
 	if !r.Type.IsLeasequeryReply() {
 		return nil, fmt.Errorf("marshal reply: %v is not a leasequery reply", r.Type)

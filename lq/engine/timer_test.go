@@ -135,7 +135,7 @@ func TestSilentServerProbing(t *testing.T) {
 			mustSubmit(t, e, now, lq.Query{Kind: lq.ByIP, IP: nthIP(next)})
 			next++
 		}
-		now = e.NextDeadline()
+		now = latest(now, e.NextDeadline())
 	}
 	var gaps []time.Duration
 	for i := 1; i < len(sends); i++ {

@@ -10,7 +10,8 @@ import "time"
 //
 //   - The window starts at Config.InitialWindow whenever the server's timer
 //     starts running (its first answer, or its first after an expiry).
-//   - Growth: an answer received while other queries wait for a slot adds
+//   - Growth: an answer to a transmission sent since the window last
+//     started or shrank, received while other queries wait for a slot, adds
 //     1 below the slow-start threshold (the window doubles per round trip)
 //     and 1/window above it (one per round trip). An idle window does not
 //     grow, so a quiet period cannot license a later burst.
@@ -46,7 +47,10 @@ func (s *server) onAnswer(a *attempt, now time.Time, cfg *Config) {
 		s.sampleRTT(now.Sub(a.firstSent))
 		s.markOvertaken(a)
 	}
-	if s.pending.n == 0 {
+	// Grow only on answers to transmissions sent under the current window
+	// (not the probe that armed the timer, not those sent before the last
+	// reduction), and only while queries wait for a slot.
+	if s.pending.n == 0 || a.seq <= s.recoverSeq {
 		return
 	}
 	if s.window < s.ssthresh {
