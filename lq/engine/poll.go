@@ -125,21 +125,28 @@ func (e *Engine) advance(now time.Time) {
 // expire handles the end of s's timer (RFC 4388 §6.7): "all outstanding
 // messages SHOULD be dropped except for a single DHCPLEASEQUERY message
 // that is used to poll the server at approximately 64 second intervals".
-// The dropped queries go back to the front of the queue, still wanted, with
-// their xids (a late answer still counts) and a fresh backoff. The one
-// kept is the oldest transmission.
+// The one kept is the one due soonest. The dropped queries go back to the
+// front of the queue, still wanted, with their xids (a late answer still
+// counts) and a fresh backoff.
 func (e *Engine) expire(s *server, now time.Time) {
 	s.armed = false
 	s.probeStage = maxProbeStage
 	s.n.Expiries++
 	keep := s.outstanding.head
-	for a := s.outstanding.tail; a != nil && a != keep; {
+	for a := keep; a != nil; a = a.next {
+		if a.deadline.Before(keep.deadline) {
+			keep = a
+		}
+	}
+	for a := s.outstanding.tail; a != nil; {
 		prev := a.prev
-		s.outstanding.remove(a)
-		e.deadlines.unschedule(a)
-		a.state, a.sends = statePending, 0
-		s.pending.pushFront(a)
-		s.n.DroppedAtExpiry++
+		if a != keep {
+			s.outstanding.remove(a)
+			e.deadlines.unschedule(a)
+			a.state, a.sends = statePending, 0
+			s.pending.pushFront(a)
+			s.n.DroppedAtExpiry++
+		}
 		a = prev
 	}
 	reqs := e.scratch[:0]
