@@ -33,6 +33,11 @@ var errBadChecksum = errors.New("bad checksum")
 // the UDP checksum as not yet computed (a frame from a local sender whose
 // checksum offload fills it in later, as on a veth), so it is not checked.
 func parseClientFrame(b []byte, csumNotReady bool) (ClientFrame, error) {
+	return parseUDPFrame(b, csumNotReady, portClient, portServer)
+}
+
+// parseUDPFrame is parseClientFrame for any pair of UDP ports.
+func parseUDPFrame(b []byte, csumNotReady bool, srcPort, dstPort uint16) (ClientFrame, error) {
 	var f ClientFrame
 	if len(b) < frameOverhead {
 		return f, fmt.Errorf("frame of %d octets: shorter than Ethernet+IPv4+UDP headers", len(b))
@@ -60,8 +65,8 @@ func parseClientFrame(b []byte, csumNotReady bool) (ClientFrame, error) {
 	switch {
 	case ulen < udpHeaderLen || ulen > len(udp):
 		return f, fmt.Errorf("UDP length %d: outside %d..%d", ulen, udpHeaderLen, len(udp))
-	case binary.BigEndian.Uint16(udp[0:]) != portClient || binary.BigEndian.Uint16(udp[2:]) != portServer:
-		return f, fmt.Errorf("UDP ports %d->%d are not 68->67", binary.BigEndian.Uint16(udp[0:]), binary.BigEndian.Uint16(udp[2:]))
+	case binary.BigEndian.Uint16(udp[0:]) != srcPort || binary.BigEndian.Uint16(udp[2:]) != dstPort:
+		return f, fmt.Errorf("UDP ports %d->%d are not %d->%d", binary.BigEndian.Uint16(udp[0:]), binary.BigEndian.Uint16(udp[2:]), srcPort, dstPort)
 	}
 	udp = udp[:ulen]
 	// RFC 1122 §4.1.3.4: a non-zero checksum that is wrong means discard.
