@@ -50,6 +50,20 @@ const flagBroadcast = 0x8000
 // next edit of the packet or reuse of the buffer.
 //
 // The zero Packet is an empty message; its accessors return zero values.
+//
+// Why hand-written rather than built on insomniacslk/dhcp (which the tests
+// use as the oracle): dhcpv4.FromBytes copies the message into a struct
+// and a map of options, and ToBytes re-encodes all of it, re-sorting the
+// options. Per relayed message, go test -bench (medians of 5, amd64, two
+// cores shared with parallel builds at load 15-19, so ratios count more
+// than nanoseconds):
+//
+//	upstream   (type, giaddr, hops, add 82)     lq  0.67 µs, 0 allocs; dhcpv4 26.5 µs, 35 allocs (40x)
+//	downstream (type, circuit ID, strip 82)     lq  1.0 µs,  0 allocs; dhcpv4 15.0 µs, 40 allocs (15x)
+//
+// ISC dhcrelay spends about 15 µs of CPU per relayed packet in all
+// (notes/peers.md) and the relay's budget is half that, so the dhcpv4 path
+// alone would blow it; the view leaves the budget to the sockets.
 type Packet struct {
 	b        []byte
 	end      int   // offset of END in the options field; -1 when it is missing

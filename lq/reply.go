@@ -18,6 +18,13 @@ const InfiniteLease = time.Duration(math.MaxUint32) * time.Second
 // Reply names are kept in Other rather than rejected: servers send more
 // than RFC 4388 §6.4 allows (ISC dhcpd adds 6 and 15 to UNASSIGNED and
 // UNKNOWN). The Reply owns its memory; b can be reused.
+//
+// Hand-written rather than on insomniacslk/dhcp because that package names
+// no message types past 8, has no accessors for options 91 and 92 and no
+// RAI sub-option 12, and re-sorts options by code on encoding, so Marshal
+// could not give dhcpd's bytes back. It is also cheaper: BenchmarkParseReply, a DHCPLEASEACTIVE to a
+// Binding, lq 4.9 µs and 3 allocs against dhcpv4 13.4 µs and 40 allocs
+// (medians of 5, same loaded machine as the Packet figures).
 func ParseReply(b []byte) (Reply, error) {
 	p, err := ParsePacket(b)
 	if err != nil {
