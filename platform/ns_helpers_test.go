@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
 	"github.com/mdlayher/packet"
@@ -106,3 +107,6 @@ func writeFrame(t testing.TB, c *packet.Conn, frame []byte) {
 }
 
 var _ = runtime.GOOS
+
+// timeAfter bounds a wait; it asserts nothing about speed.
+func timeAfter() <-chan time.Time { return time.After(hang) }

@@ -39,6 +39,9 @@ func (p *Programmer) Owned() ([]Binding, error) {
 	names := map[int]string{}
 	var out []Binding
 	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
 		ip, ok := netip.AddrFromSlice(r.Dst.IP)
 		if ones, bits := r.Dst.Mask.Size(); !ok || ones != 32 || bits != 32 {
 			continue
