@@ -100,14 +100,22 @@ func (w *ARPWatch) Frames(match func(ARP) bool) []ARP {
 // timeout bounds a hang.
 func (w *ARPWatch) Wait(t testing.TB, match func(ARP) bool, timeout time.Duration) ARP {
 	t.Helper()
+	return w.waitFrom(t, 0, match, timeout)
+}
+
+// waitFrom is Wait considering only frames from index start on.
+func (w *ARPWatch) waitFrom(t testing.TB, start int, match func(ARP) bool, timeout time.Duration) ARP {
+	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		w.mu.Lock()
-		changed := w.changed
+		changed, frames := w.changed, w.frames[start:]
 		w.mu.Unlock()
-		if got := w.Frames(match); len(got) > 0 {
-			return got[0]
+		for _, f := range frames {
+			if match(f) {
+				return f
+			}
 		}
 		select {
 		case <-changed:
@@ -115,4 +123,22 @@ func (w *ARPWatch) Wait(t testing.TB, match func(ARP) bool, timeout time.Duratio
 			t.Fatalf("no matching ARP frame within %v; seen: %v", timeout, w.Frames(nil))
 		}
 	}
+}
+
+// syncTarget is the target address of Sync's marker frame (TEST-NET-1).
+var syncTarget = netip.MustParseAddr("192.0.2.254")
+
+// Sync sends a marker ARP frame with inj, which must reach the watched
+// interface, and waits until the watcher has read it: every frame that
+// reached the interface before the marker has then been recorded.
+func (w *ARPWatch) Sync(t testing.TB, inj *Injector, src net.HardwareAddr) {
+	t.Helper()
+	w.mu.Lock()
+	start := len(w.frames)
+	w.mu.Unlock()
+	marker := ARPFrame(src, Broadcast, ARPRequest, src, netip.IPv4Unspecified(), make(net.HardwareAddr, 6), syncTarget)
+	if err := inj.Send(marker); err != nil {
+		t.Fatalf("ARP watch sync: %v", err)
+	}
+	w.waitFrom(t, start, func(a ARP) bool { return a.TargetIP == syncTarget && a.SenderIP.IsUnspecified() }, 5*time.Second)
 }

@@ -39,7 +39,7 @@ type Subscriber struct {
 	GatewayMAC net.HardwareAddr // Port's MAC
 
 	once sync.Once
-	inj  *packet.Conn
+	inj  *Injector
 	err  error
 }
 
@@ -114,21 +114,11 @@ func (s *Subscriber) Inject(t testing.TB, frame []byte) {
 
 // TryInject is Inject returning the error, for use off the test goroutine.
 func (s *Subscriber) TryInject(frame []byte) error {
-	s.once.Do(func() {
-		s.err = s.NS.Do(func() error {
-			ifi, err := net.InterfaceByName("eth0")
-			if err != nil {
-				return err
-			}
-			s.inj, err = packet.Listen(ifi, packet.Raw, 0, nil)
-			return err
-		})
-	})
+	s.once.Do(func() { s.inj, s.err = OpenInjector(s.NS, "eth0") })
 	if s.err != nil {
 		return s.err
 	}
-	_, err := s.inj.WriteTo(frame, &packet.Addr{HardwareAddr: frame[0:6]})
-	return err
+	return s.inj.Send(frame)
 }
 
 // UDP returns a frame from (src, mac) to dst:dport through the card port,
@@ -143,3 +133,35 @@ func (s *Subscriber) Close() {
 		s.inj.Close()
 	}
 }
+
+// Injector sends raw Ethernet frames out of an interface.
+type Injector struct {
+	c *packet.Conn
+}
+
+// OpenInjector opens an AF_PACKET socket on ifname inside ns; the caller
+// closes it.
+func OpenInjector(ns *lab.NS, ifname string) (*Injector, error) {
+	var inj Injector
+	err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		inj.c, err = packet.Listen(ifi, packet.Raw, 0, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("injector on %s in %s: %w", ifname, ns.Name, err)
+	}
+	return &inj, nil
+}
+
+// Send writes frame as is.
+func (inj *Injector) Send(frame []byte) error {
+	_, err := inj.c.WriteTo(frame, &packet.Addr{HardwareAddr: frame[0:6]})
+	return err
+}
+
+// Close releases the socket.
+func (inj *Injector) Close() error { return inj.c.Close() }
