@@ -3,7 +3,6 @@ package lq
 import (
 	"bytes"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -143,15 +142,7 @@ func TestAgentInfoValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.a.Validate()
-			if tt.want == "" {
-				if err != nil {
-					t.Errorf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Validate error %v, want one containing %q", err, tt.want)
-			}
+			checkErr(t, err, tt.want)
 		})
 	}
 }

@@ -177,34 +177,20 @@ func (p Packet) areas() (main, file, sname []byte) {
 	return main, file, sname
 }
 
-// findOption returns the first instance of code in one area. The area was
-// checked by scanOptions, but the bounds checks stay: they cost nothing
-// next to a wrong answer.
-func findOption(a []byte, code uint8) ([]byte, bool) {
-	for i := 0; i < len(a); {
-		c := a[i]
-		if c == OptPad {
-			i++
-			continue
-		}
-		if c == OptEnd || i+1 >= len(a) {
-			return nil, false
-		}
-		n := int(a[i+1])
-		j := i + 2 + n
-		if j > len(a) {
-			return nil, false
-		}
+// findOption returns the first instance of code in one area.
+func findOption(a []byte, code uint8) (v []byte, ok bool) {
+	walkOptions(a, func(c uint8, data []byte) bool {
 		if c == code {
-			return a[i+2 : j : j], true
+			v, ok = data, true
 		}
-		i = j
-	}
-	return nil, false
+		return !ok
+	})
+	return v, ok
 }
 
 // walkOptions yields every option of one area; it reports false when the
-// consumer stopped early.
+// consumer stopped early. The area was checked by scanOptions, but the
+// bounds checks stay: they cost nothing next to a wrong answer.
 func walkOptions(a []byte, yield func(uint8, []byte) bool) bool {
 	for i := 0; i < len(a); {
 		c := a[i]

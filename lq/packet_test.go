@@ -32,6 +32,18 @@ func discover() []byte {
 	return rawPacket([]byte{53, 1, 1, 61, 7, 1, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 55, 3, 1, 3, 6, 255}, MinLen)
 }
 
+// checkErr fails unless err's message contains want; want "" means no
+// error.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("unexpected error: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("error %v, want one containing %q", err, want)
+	}
+}
+
 func mustParse(t *testing.T, b []byte) Packet {
 	t.Helper()
 	p, err := ParsePacket(b)
@@ -114,9 +126,7 @@ func TestParsePacketErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParsePacket(tt.b)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("ParsePacket error %v, want one containing %q", err, tt.want)
-			}
+			checkErr(t, err, tt.want)
 		})
 	}
 }

@@ -67,9 +67,38 @@ func dhcpdModel() *simDHCPD {
 	return &simDHCPD{Addr: srvA, ServiceTime: 200 * time.Microsecond, OneWay: 100 * time.Microsecond, DropAt: 100, DropProb: 0.03}
 }
 
-func TestSweepExplore(t *testing.T) {
-	for _, mw := range []int{100, 200} {
-		rep := runSweep(t, func(c *Config) { c.MaxWindow = mw; c.MaxPending = 2000 }, dhcpdModel(), 10000)
-		t.Logf("max %d: %+v", mw, rep)
+// TestAdaptiveWindowUnderLoss sweeps 10,000 addresses through a simulated
+// dhcpd that drops 3 % of queries arriving with 100 or more queued. With
+// a cap of 200, the window must settle where the queue mostly stays below
+// 100, and every query must end answered (retransmissions recover drops).
+func TestAdaptiveWindowUnderLoss(t *testing.T) {
+	const n = 10000
+	d := dhcpdModel()
+	rep := runSweep(t, func(c *Config) { c.MaxWindow = 200; c.MaxPending = 2000 }, d, n)
+	t.Logf("cap 200: %+v", rep)
+	if rep.results != n || rep.answered != n {
+		t.Fatalf("%d results, %d answered; want %d of each", rep.results, rep.answered, n)
+	}
+	if rep.lossEvents == 0 || rep.finalWindow >= 120 {
+		t.Errorf("loss events %d, final window %.1f: the window did not adapt", rep.lossEvents, rep.finalWindow)
+	}
+	if limit := d.received / 200; rep.dropped > limit {
+		t.Errorf("%d of %d queries dropped, want at most 0.5%% (a fixed window of 200 loses ~3%%)", rep.dropped, d.received)
+	}
+	if share := float64(rep.lateSendsAbove) / float64(rep.lateSends); share > 0.10 {
+		t.Errorf("second half: %.1f%% of queries found >= %d queued, want under 10%%", 100*share, d.DropAt)
+	}
+	if rep.retrans != uint64(rep.dropped) {
+		t.Errorf("%d retransmissions for %d drops: only lost queries should be resent", rep.retrans, rep.dropped)
+	}
+}
+
+// TestDefaultCapAvoidsLoss: the default cap, 100, keeps this dhcpd's queue
+// below its drop threshold altogether.
+func TestDefaultCapAvoidsLoss(t *testing.T) {
+	d := dhcpdModel()
+	rep := runSweep(t, func(c *Config) { c.MaxPending = 2000 }, d, 10000)
+	if rep.answered != 10000 || rep.dropped != 0 || rep.retrans != 0 {
+		t.Errorf("default cap: %+v; want every query answered at the first attempt", rep)
 	}
 }

@@ -175,8 +175,12 @@ func FuzzParseSnapshot(f *testing.F) {
 		if err != nil {
 			t.Fatalf("parsing a re-encoded snapshot: %v", err)
 		}
-		if diff := cmp.Diff(s, s2, cmpOpts...); diff != "" {
-			t.Fatalf("round trip (-first +second):\n%s", diff)
+		same := s.At.Equal(s2.At) && len(s.Bindings) == len(s2.Bindings)
+		for i := 0; same && i < len(s.Bindings); i++ {
+			same = equalBindings(s.Bindings[i], s2.Bindings[i])
+		}
+		if !same {
+			t.Fatalf("round trip (-first +second):\n%s", cmp.Diff(s, s2, cmpOpts...))
 		}
 	})
 }
