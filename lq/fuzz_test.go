@@ -115,7 +115,7 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("ParseQuery(Marshal(m)): %v", err)
 		}
 		if m.PRL == nil {
-			m.PRL = DefaultParameterRequestList
+			m.PRL = DefaultParameterRequestList()
 		}
 		if diff := cmp.Diff(m, again, cmpNetip); diff != "" {
 			t.Fatalf("ParseQuery(Marshal(m)) != m (-want +got):\n%s", diff)

@@ -8,15 +8,19 @@ import (
 	"slices"
 )
 
-// DefaultParameterRequestList is what a query asks for when the caller
-// gives no list: the lease times, the last transaction time, associated
-// IPs, vendor class, client identifier and relay agent information, the
-// location information of RFC 4388 §6.4.1. ISC dhcpd ignores the list and
-// sends these anyway; servers that honour it (dnsmasq) need it.
-var DefaultParameterRequestList = []uint8{
+// defaultPRL is what a query asks for when the caller gives no list: the
+// lease times, the last transaction time, associated IPs, vendor class,
+// client identifier and relay agent information, the location information
+// of RFC 4388 §6.4.1. ISC dhcpd ignores the list and sends these anyway;
+// servers that honour it (dnsmasq) need it.
+var defaultPRL = [...]uint8{
 	OptLeaseTime, OptRenewalTime, OptRebindingTime, OptLastTransaction,
 	OptAssociatedIP, OptVendorClass, OptClientID, OptAgentInfo,
 }
+
+// DefaultParameterRequestList returns a copy of the list Query.Marshal
+// sends when given none: 51, 58, 59, 91, 92, 60, 61, 82.
+func DefaultParameterRequestList() []uint8 { return slices.Clone(defaultPRL[:]) }
 
 // Validate checks the query against the field rules of RFC 4388 §6.2 for
 // its Kind. Fields of the other kinds are ignored.
@@ -67,7 +71,7 @@ func (q Query) Marshal(giaddr netip.Addr, xid uint32, prl []uint8) ([]byte, erro
 		return nil, fmt.Errorf("marshal leasequery: giaddr %v is not a non-zero IPv4 address", giaddr)
 	}
 	if prl == nil {
-		prl = DefaultParameterRequestList
+		prl = defaultPRL[:]
 	}
 	if err := checkPRL(prl); err != nil {
 		return nil, fmt.Errorf("marshal leasequery: %w", err)

@@ -30,7 +30,7 @@ func TestQueryMarshalRules(t *testing.T) {
 		Options           []Option
 		Len               int
 	}
-	prl := Option{55, DefaultParameterRequestList}
+	prl := Option{55, DefaultParameterRequestList()}
 	zero16 := make([]byte, 16)
 	mac16 := append(append([]byte{}, testMAC...), make([]byte, 10)...)
 	tests := []struct {
@@ -79,7 +79,7 @@ func TestQueryMarshalPRL(t *testing.T) {
 		want []byte
 		ok   bool
 	}{
-		{"nil: default", nil, DefaultParameterRequestList, true},
+		{"nil: default", nil, DefaultParameterRequestList(), true},
 		{"given", []uint8{82, 51}, []uint8{82, 51}, true},
 		{"empty: omitted", []uint8{}, nil, false},
 	} {
@@ -150,7 +150,7 @@ func TestQueryValidate(t *testing.T) {
 func TestQueryRoundTrip(t *testing.T) {
 	for _, m := range []QueryMessage{
 		{Query: queryIP, GIAddr: testGIAddr, XID: 1, PRL: []uint8{51, 82}},
-		{Query: queryMAC, GIAddr: testGIAddr, XID: 2, PRL: DefaultParameterRequestList},
+		{Query: queryMAC, GIAddr: testGIAddr, XID: 2, PRL: DefaultParameterRequestList()},
 		{Query: queryCID, GIAddr: testGIAddr, XID: 3},
 		{Query: Query{Kind: ByClientID, ClientID: make([]byte, 255)}, GIAddr: testGIAddr, XID: 4, PRL: []uint8{1}},
 	} {
@@ -163,7 +163,7 @@ func TestQueryRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m.PRL == nil {
-			m.PRL = DefaultParameterRequestList
+			m.PRL = DefaultParameterRequestList()
 		}
 		if diff := cmp.Diff(m, got, cmpNetip); diff != "" {
 			t.Errorf("%v: ParseQuery(Marshal) (-want +got):\n%s", m.Query.Kind, diff)

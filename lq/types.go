@@ -2,6 +2,12 @@
 // the options a leasequery carries, the relay agent information option
 // (RFC 3046) and its sub-options, and query builders that obey the RFC's
 // field rules. It does no I/O.
+//
+// Entry points: ParseReply and Reply.Binding for the leasequery client;
+// Query.Marshal to send; ParsePacket, a zero-allocation view of any
+// BOOTP/DHCP message with the in-place edits a relay makes (giaddr, hops,
+// adding and stripping option 82); ParseAgentInfo and the AgentInfo
+// setters for option 82; ParseQuery and Reply.Marshal for fake servers.
 package lq
 
 import (
