@@ -242,11 +242,14 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
-// count reads a uvarint count bounded by maxField.
+// count reads a uvarint count bounded by maxField; 0 after an error.
 func (d *decoder) count(what string) uint64 {
 	n := d.uvarint(what)
 	if d.err == nil && n > maxField {
 		d.err = fmt.Errorf("%s at offset %d: count %d exceeds %d", what, d.off, n, maxField)
+	}
+	if d.err != nil {
+		return 0 // callers allocate n
 	}
 	return n
 }

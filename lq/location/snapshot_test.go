@@ -137,6 +137,20 @@ func TestParseSnapshotRejects(t *testing.T) {
 		{"bad source", edit(func(b []byte) []byte { b[18] = 9; return reseal(b) }), "source 9"},
 		{"hardware address too long", edit(func(b []byte) []byte { b[20] = 17; return reseal(b) }), "hardware address at offset 7: length 17 exceeds 16"},
 	}
+	// A fuzzer find: a huge count must fail before anything is allocated.
+	bare, err := MarshalSnapshot(t0, slices.Values([]Binding{{Binding: lq.Binding{IP: ipN(1)}, Source: Snapshot}}))
+	if err != nil || bare[13] != 22 || bare[14+18] != 0 {
+		t.Fatalf("bare record layout changed: %v %x", err, bare)
+	}
+	bare[13] += 4
+	bare = reseal(slices.Insert(bare, 14+18, 0xff, 0xff, 0xff, 0xff))
+	bare[14+22] = 0x0f
+	tests = append(tests, struct {
+		name    string
+		file    []byte
+		wantErr string
+	}{"associated IP count", reseal(bare), "associated IPs at offset 23: count 4294967295 exceeds 255"})
+
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseSnapshot(tt.file)
