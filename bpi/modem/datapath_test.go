@@ -210,7 +210,7 @@ func TestDataPathTwoModemsWithRollover(t *testing.T) {
 		case r := <-got:
 			received[r[0]][r[1]] = true
 			inFlight[cpes[r[0]].modem]--
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 			s1, _ := m1.link.Stats()
 			s2, _ := m2.link.Stats()
 			t.Fatalf("a frame was lost: in flight %v; m1 %s, socket %+v; m2 %s, socket %+v",
@@ -262,7 +262,7 @@ func TestDataPathTwoModemsWithRollover(t *testing.T) {
 	for name, e := range map[string]*emulated{"m1": m1, "m2": m2, "spy": spy} {
 		select {
 		case <-e.marker:
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 			t.Fatalf("%s never delivered the marker: %s", name, stats(e.m))
 		}
 	}
@@ -275,15 +275,16 @@ func TestDataPathTwoModemsWithRollover(t *testing.T) {
 	if diff := cmp.Diff(wantStats, gotStats); diff != "" {
 		t.Errorf("emulator counters (-want +got):\n%s", diff)
 	}
-	// The spy has no flow control, so its socket may drop frames; every
-	// frame it did read for m1's SAID failed the CRC check.
+	// The spy has no flow control, so its socket may drop frames, and a
+	// lagging spy may see key sequences its own manager already retired.
+	// None of m1's frames decrypted: each failed the CRC check, or had a
+	// key sequence the spy did not hold, or was not for its SAID.
 	ss := &spy.m.Stats
 	sock, err := spy.link.Stats()
 	must(t, err)
-	if ss.Delivered.Load() != 1 || ss.NoKey.Load() != 0 || ss.BadFrame.Load() != 0 ||
-		ss.CRCErrors.Load() == 0 || ss.NotOurSAID.Load() == 0 ||
-		ss.CRCErrors.Load()+ss.NotOurSAID.Load()+uint64(sock.Drops) != n {
-		t.Errorf("spy: %s, socket drops %d; want only the marker delivered and %d frames failing the CRC or not for its SAID",
+	if ss.Delivered.Load() != 1 || ss.BadFrame.Load() != 0 || ss.CRCErrors.Load() == 0 ||
+		ss.CRCErrors.Load()+ss.NoKey.Load()+ss.NotOurSAID.Load()+uint64(sock.Drops) != n {
+		t.Errorf("spy: %s, socket drops %d; want only the marker delivered and the %d frames accounted for",
 			stats(spy.m), sock.Drops, n)
 	}
 	if got := enc.Stats.Encrypted.Load(); got != n {
