@@ -62,31 +62,21 @@ func (e *RestrictedError) Error() string {
 // Unwrap lets errors.Is(err, ErrRestricted) match.
 func (e *RestrictedError) Unwrap() error { return ErrRestricted }
 
-// KeyOf checks that q is a well-formed query of its kind and returns its
-// key. The query's other fields are ignored, as the codec ignores them.
+// KeyOf checks q against the codec's field rules for its kind
+// ((lq.Query).Validate, so nothing the encoder refuses is queued) and
+// returns its key. An IPv4-mapped IPv6 address is taken as IPv4.
 func KeyOf(q lq.Query) (Key, error) {
+	q.IP = q.IP.Unmap()
+	if err := q.Validate(); err != nil {
+		return Key{}, err
+	}
 	switch q.Kind {
 	case lq.ByIP:
-		ip := q.IP.Unmap()
-		if !ip.Is4() || ip.IsUnspecified() {
-			return Key{}, fmt.Errorf("%v: address %v is not a non-zero IPv4 address", q.Kind, q.IP)
-		}
-		return Key{Kind: lq.ByIP, IP: ip}, nil
+		return Key{Kind: lq.ByIP, IP: q.IP}, nil
 	case lq.ByMAC:
-		if n := len(q.HWAddr); n == 0 || n > 16 {
-			return Key{}, fmt.Errorf("%v: hardware address length %d outside 1..16 (chaddr)", q.Kind, n)
-		}
-		if q.HType == 0 {
-			return Key{}, fmt.Errorf("%v: hardware type 0", q.Kind)
-		}
 		return Key{Kind: lq.ByMAC, ID: macID(q.HType, q.HWAddr)}, nil
-	case lq.ByClientID:
-		if n := len(q.ClientID); n == 0 || n > 255 {
-			return Key{}, fmt.Errorf("%v: client identifier length %d outside 1..255 (option 61)", q.Kind, n)
-		}
-		return Key{Kind: lq.ByClientID, ID: string(q.ClientID)}, nil
 	}
-	return Key{}, fmt.Errorf("query kind %d: not one of the three RFC 4388 §6.1 regimes", q.Kind)
+	return Key{Kind: lq.ByClientID, ID: string(q.ClientID)}, nil
 }
 
 // Query returns the query that asks k, with fresh slices: the engine

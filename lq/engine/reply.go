@@ -90,7 +90,7 @@ func (e *Engine) record(a *attempt, r *lq.Reply, now time.Time) {
 		}
 		return
 	}
-	a.binding = bindingOf(r, now, s.addr)
+	a.binding = r.Binding(now, s.addr)
 	e.rememberOwner(a)
 }
 

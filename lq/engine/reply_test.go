@@ -201,12 +201,13 @@ func TestKeyOf(t *testing.T) {
 		{lq.Query{Kind: lq.ByIP, IP: netip.IPv4Unspecified()}, "", "not a non-zero IPv4"},
 		{lq.Query{Kind: lq.ByIP}, "", "not a non-zero IPv4"},
 		{lq.Query{Kind: lq.ByMAC, HType: 1, HWAddr: []byte{0, 0x11, 0x22, 0x33, 0x44, 0x55}}, "mac 1/00:11:22:33:44:55", ""},
-		{lq.Query{Kind: lq.ByMAC, HType: 1}, "", "length 0"},
-		{lq.Query{Kind: lq.ByMAC, HType: 1, HWAddr: make([]byte, 17)}, "", "length 17"},
-		{lq.Query{Kind: lq.ByMAC, HWAddr: []byte{1}}, "", "hardware type 0"},
+		{lq.Query{Kind: lq.ByMAC, HType: 1}, "", "0 octets"},
+		{lq.Query{Kind: lq.ByMAC, HType: 1, HWAddr: make([]byte, 17)}, "", "17 octets"},
+		{lq.Query{Kind: lq.ByMAC, HType: 1, HWAddr: make([]byte, 6)}, "", "all zeros"},
+		{lq.Query{Kind: lq.ByMAC, HWAddr: []byte{1}}, "", "htype is 0"},
 		{lq.Query{Kind: lq.ByClientID, ClientID: []byte{1, 0xaa, 0xbb}}, "client-id 01:aa:bb", ""},
-		{lq.Query{Kind: lq.ByClientID}, "", "length 0"},
-		{lq.Query{Kind: 9}, "", "query kind 9"},
+		{lq.Query{Kind: lq.ByClientID, ClientID: []byte{1}}, "", "1 octets"},
+		{lq.Query{Kind: 9}, "", "unknown kind 9"},
 	} {
 		k, err := KeyOf(tc.q)
 		switch {

@@ -112,35 +112,3 @@ func better(at lq.MessageType, a *lq.Binding, bt lq.MessageType, b *lq.Binding) 
 	}
 	return b.LastTransaction.IsZero() || a.LastTransaction.Sub(b.LastTransaction) >= time.Second
 }
-
-// bindingOf turns a reply's relative times into absolute ones at its
-// receipt. The binding keeps r's slices: HandleReply takes ownership of r.
-// TODO: switch to lq's (lq.Reply).Binding when the codec lands.
-func bindingOf(r *lq.Reply, at time.Time, from netip.Addr) lq.Binding {
-	b := lq.Binding{
-		IP:            r.CIAddr,
-		HType:         r.HType,
-		HWAddr:        r.HWAddr,
-		ClientID:      r.ClientID,
-		AgentInfo:     r.AgentInfo,
-		VendorClass:   r.VendorClass,
-		AssociatedIPs: r.AssociatedIPs,
-		Server:        r.ServerID,
-	}
-	if !b.Server.IsValid() {
-		b.Server = from
-	}
-	if r.HasLeaseTime {
-		b.Expiry = at.Add(r.LeaseTime)
-	}
-	if r.HasT1 {
-		b.T1 = at.Add(r.T1)
-	}
-	if r.HasT2 {
-		b.T2 = at.Add(r.T2)
-	}
-	if r.HasLastTransaction {
-		b.LastTransaction = at.Add(-r.LastTransaction)
-	}
-	return b
-}
