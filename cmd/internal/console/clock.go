@@ -2,8 +2,8 @@ package console
 
 import "time"
 
-// Clock is the console's time: login lockouts, idle logouts and write
-// deadlines. Tests inject a fake one to run them in virtual time.
+// Clock is the console's time: login lockouts and idle logouts. Tests
+// inject a fake one to run them in virtual time.
 type Clock interface {
 	Now() time.Time
 	// At returns a channel that receives once the clock reaches t (at

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,7 +44,8 @@ type Config struct {
 	// TraceQueue is how many trace lines wait for a session busy with a
 	// command before more are dropped (default 256).
 	TraceQueue int
-	// Clock is the time source (nil: the real clock).
+	// Clock is the time of lockouts and idle logouts (nil: the real
+	// clock). Write timeouts always use the real clock.
 	Clock Clock
 	// Logger records logins, lockouts, commands run and handler panics
 	// (nil: discard).
@@ -133,7 +133,7 @@ func New(cfg Config, tree *Tree) (*Console, error) {
 // next one. The caller closes the port after Serve returns, which ends the
 // goroutines still blocked on it.
 func (c *Console) Serve(ctx context.Context, port io.ReadWriter) error {
-	t := newTerminal(port, c.clock, c.cfg.WriteTimeout)
+	t := newTerminal(port, c.cfg.WriteTimeout)
 	defer t.close()
 	for {
 		err := c.newSession(ctx, t).run()
@@ -172,7 +172,7 @@ func (c *Console) runHandler(ctx context.Context, h Handler, args Args, out io.W
 			c.log.Error("console command panicked", "command", args.Command(), "panic", p)
 			err = fmt.Errorf("internal error in %q (logged)", args.Command())
 		}
-		if err != nil && !errors.Is(err, errOutputClosed) {
+		if err != nil && ctx.Err() == nil { // not an error: a command stopped by the operator
 			c.count.commandErrors.Add(1)
 		}
 	}()

@@ -53,7 +53,7 @@ const maxCSIParams = 8
 type keyDecoder struct {
 	state  decodeState
 	params [maxCSIParams]byte
-	n      int
+	n      int // parameter bytes seen, maxCSIParams+1 once too many
 	lastCR bool
 }
 
@@ -121,20 +121,23 @@ func (d *keyDecoder) afterEsc(b byte) key {
 
 func (d *keyDecoder) csi(b byte) key {
 	switch {
-	case b >= 0x30 && b <= 0x3f: // parameter bytes
-		if d.n == maxCSIParams {
-			d.state = ground
-			return keyNone
+	case b >= 0x30 && b <= 0x3f: // parameter bytes; too many spoil the sequence
+		if d.n < maxCSIParams {
+			d.params[d.n] = b
 		}
-		d.params[d.n] = b
-		d.n++
+		d.n = min(d.n+1, maxCSIParams+1)
 		return keyNone
 	case b >= 0x20 && b <= 0x2f: // intermediate bytes
 		return keyNone
 	case b >= 0x40 && b <= 0x7e: // final byte
 		d.state = ground
-		if b == '~' {
+		switch {
+		case d.n > maxCSIParams:
+			return keyNone
+		case b == '~':
 			return tildeKey(string(d.params[:d.n]))
+		case d.n > 0:
+			return keyNone // modified cursor keys (ESC [ 1 ; 5 C) are not ours
 		}
 		return cursorKey(b)
 	}

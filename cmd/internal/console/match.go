@@ -169,6 +169,7 @@ func ambiguous(tok token, i int, ms []match) *lineError {
 	for _, m := range ms {
 		names = append(names, m.label())
 	}
+	slices.Sort(names)
 	return &lineError{
 		msg:   fmt.Sprintf("Ambiguous command: %q (%s)", tok.text, strings.Join(names, ", ")),
 		pos:   tok.pos,
@@ -196,7 +197,7 @@ func hasWords(nodes []*Node) bool {
 
 // expected names what may follow nodes: "A.B.C.D" or "one of: ip, mac, <cr>".
 func expected(nodes []*Node) string {
-	items := helpItems(nodes, "", false)
+	items := helpItems(nodes, "", true)
 	names := make([]string, len(items))
 	for i, it := range items {
 		names[i] = it.name

@@ -294,6 +294,7 @@ func (s *session) loggedIn() {
 	s.st = stPrompt
 	s.print("\r\n")
 	s.ed.start()
+	s.takeEditorOutput()
 }
 
 func (s *session) promptKey(k key, ch byte) {

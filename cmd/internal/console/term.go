@@ -29,18 +29,19 @@ type terminal struct {
 	req     chan []byte
 	res     chan error
 	stop    chan struct{}
-	clock   Clock
 	timeout time.Duration
 	broken  error // first write failure: the port is unusable
 }
 
-func newTerminal(port io.ReadWriter, clock Clock, timeout time.Duration) *terminal {
+// The write timeout runs on the real clock, not the console's Clock: it
+// measures a stuck peer, and virtual time jumping in a test while a write
+// is in flight would read as a stall.
+func newTerminal(port io.ReadWriter, timeout time.Duration) *terminal {
 	t := &terminal{
 		in:      make(chan []byte, 4),
 		req:     make(chan []byte),
 		res:     make(chan error, 1),
 		stop:    make(chan struct{}),
-		clock:   clock,
 		timeout: timeout,
 	}
 	go t.readLoop(port)
@@ -94,10 +95,10 @@ func (t *terminal) writeLoop(w io.Writer) {
 func (t *terminal) write(p []byte) error {
 	for len(p) > 0 && t.broken == nil {
 		n := min(len(p), writeChunk)
-		deadline := t.clock.At(t.clock.Now().Add(t.timeout))
+		deadline := time.NewTimer(t.timeout)
 		select {
 		case t.req <- p[:n]:
-		case <-deadline:
+		case <-deadline.C:
 			t.broken = ErrStalled
 			return t.broken
 		}
@@ -106,9 +107,10 @@ func (t *terminal) write(p []byte) error {
 			if err != nil {
 				t.broken = fmt.Errorf("console: write: %w", err)
 			}
-		case <-deadline:
+		case <-deadline.C:
 			t.broken = ErrStalled
 		}
+		deadline.Stop()
 		p = p[n:]
 	}
 	return t.broken
