@@ -27,7 +27,7 @@ var ErrNotBuilt = errors.New("nft: Apply before Rebuild")
 // Stats is what an operator asks of the ruleset.
 type Stats struct {
 	// Allowed is the number of live elements in the allowed set (expired
-	// ones excluded).
+	// ones excluded), as programmed by this applier.
 	Allowed int
 	// Unknown is the number of unknown sources reported within the
 	// de-duplication window.

@@ -32,10 +32,11 @@ type KernelOptions struct {
 type Kernel struct {
 	opts KernelOptions
 
-	mu   sync.Mutex
-	conn *nftables.Conn
-	rs   *Ruleset // of the last successful Rebuild
-	prog Programming
+	mu     sync.Mutex
+	conn   *nftables.Conn
+	rs     *Ruleset // of the last successful Rebuild
+	ledger ledger   // what the allowed set holds
+	prog   Programming
 }
 
 var _ Applier = (*Kernel)(nil)
@@ -74,7 +75,7 @@ func (k *Kernel) Rebuild(cfg Config, elements []Element, now time.Time) error {
 		return fmt.Errorf("nft rebuild of table %s: %w", rs.Table.Name, err)
 	}
 	k.mu.Lock()
-	k.rs = rs
+	k.rs, k.ledger = rs, newLedger(elems, now)
 	k.mu.Unlock()
 	return nil
 }
@@ -113,6 +114,11 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("nft apply to %s: %w", rs.Table.Name, err)
 	}
+	k.mu.Lock()
+	if k.rs == rs { // no Rebuild replaced the table meanwhile
+		k.ledger.apply(adds, deletes, now, rs.Config.MaxTimeout)
+	}
+	k.mu.Unlock()
 	return nil
 }
 

@@ -186,12 +186,16 @@ func TestLargeBatches(t *testing.T) {
 	if err := g.k.Apply(elems(3000, 2500), elems(0, 1000), time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	held, err := g.k.CountElements(nft.AllowedSet)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, err := g.k.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Allowed != 4500 {
-		t.Errorf("allowed set holds %d elements, want 4500", st.Allowed)
+	if held != 4500 || st.Allowed != 4500 {
+		t.Errorf("allowed set holds %d elements, Stats says %d; want 4500", held, st.Allowed)
 	}
 }
 
