@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // Conn is one end of the virtual RF link: it writes and reads DOCSIS MAC
@@ -14,10 +16,14 @@ import (
 // concurrently with each other, but not with themselves.
 type Conn struct {
 	c    *packet.Conn
+	raw  syscall.RawConn
 	src  net.HardwareAddr
-	dst  *packet.Addr
 	wbuf []byte
 	rbuf []byte
+	// send writes wbuf on the raw descriptor; made once so that a write
+	// does not allocate a closure.
+	send func(fd uintptr) bool
+	werr error
 }
 
 // Listen opens the RF link on ifi.
@@ -29,15 +35,35 @@ func Listen(ifi *net.Interface) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("RF link %s: %w", ifi.Name, err)
 	}
-	return &Conn{c: c, src: ifi.HardwareAddr, dst: &packet.Addr{HardwareAddr: Broadcast},
-		wbuf: make([]byte, 0, 2048), rbuf: make([]byte, 65536)}, nil
+	raw, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("RF link %s: %w", ifi.Name, err)
+	}
+	rc := &Conn{c: c, raw: raw, src: ifi.HardwareAddr, wbuf: make([]byte, 0, 2048), rbuf: make([]byte, 65536)}
+	rc.send = rc.sendFD
+	return rc, nil
 }
 
-// WriteDOCSIS sends one DOCSIS MAC frame.
+// WriteDOCSIS sends one DOCSIS MAC frame. It does not allocate: the socket
+// is bound to the link, so a plain write(2) without an address sends the
+// frame as it is (packet.Conn.WriteTo would allocate a sockaddr).
 func (c *Conn) WriteDOCSIS(frame []byte) error {
 	c.wbuf = Encapsulate(c.wbuf[:0], c.src, frame)
-	_, err := c.c.WriteTo(c.wbuf, c.dst)
-	return err
+	if err := c.raw.Write(c.send); err != nil {
+		return fmt.Errorf("RF link write: %w", err)
+	}
+	if c.werr != nil {
+		return fmt.Errorf("RF link write: %w", c.werr)
+	}
+	return nil
+}
+
+// sendFD is the raw write; false asks the runtime to wait for the socket
+// to become writable.
+func (c *Conn) sendFD(fd uintptr) bool {
+	_, c.werr = unix.Write(int(fd), c.wbuf)
+	return c.werr != unix.EAGAIN
 }
 
 // ReadDOCSIS reads the next DOCSIS MAC frame into b and returns its length
