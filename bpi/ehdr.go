@@ -26,8 +26,11 @@ type PrivacyEH struct {
 	KeySeq  uint8 // 0-15
 	Version uint8 // 0-15
 	Enable  bool  // the PDU is encrypted
-	Toggle  bool  // odd (true) or even key; the low bit of KeySeq as we send it
-	SAID    uint16
+	// Toggle marks an odd (true) or even key; we send the low bit of
+	// KeySeq. UNVERIFIED: Wireshark labels the bit "Odd Key"/"Even Key";
+	// check how CM-SP-SECv3.1 ties it to the key sequence.
+	Toggle bool
+	SAID   uint16
 }
 
 // MaxSAID is the largest 14-bit SAID.

@@ -11,7 +11,8 @@ import (
 //
 // FC holds FC_TYPE in bits 7-6, FC_PARM in bits 5-1 and EHDR_ON in bit 0.
 // When EHDR_ON is set MAC_PARM is the extended header length. LEN counts
-// the extended header and everything after the HCS.
+// the extended header and everything after the HCS (as Wireshark reads it:
+// payload length = LEN - MAC_PARM).
 const (
 	minHeaderLen = 6
 	fcEHDROn     = 0x01
