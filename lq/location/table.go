@@ -65,6 +65,7 @@ type Table struct {
 	vendors pool
 	heap    []uint32 // min-heap by (expiry, IP)
 	seed    maphash.Seed
+	scratch []byte // packing buffer, under mu
 
 	log   eventLog
 	stats counters
@@ -139,16 +140,18 @@ func (t *Table) Upsert(b Binding, now time.Time) (Result, error) {
 	if b.Expiry.IsZero() {
 		b.Expiry = now.Add(t.cfg.DefaultLease)
 	}
-	var buf [256]byte
-	p, err := pack(&b, buf[:0])
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Packing into the table's scratch buffer under the lock costs less
+	// than the allocation a buffer of our own would escape into.
+	p, err := pack(&b, t.scratch[:0])
 	if err != nil {
 		return 0, err
 	}
+	t.scratch = p.blob
 	if p.expiry <= toSecs(now) {
 		return ResultExpired, nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	return t.upsertLocked(&p, toSecs(now)), nil
 }
 
