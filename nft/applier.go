@@ -53,6 +53,9 @@ type Programming struct {
 	MaxLatency        time.Duration
 	TotalLatency      time.Duration // over successful transactions
 	LastError         string        // of the last failure, "" if none
+	// TimeoutUpdate is true once the kernel was found to replace an
+	// element's timeout on a plain add, so renewals are single adds.
+	TimeoutUpdate bool
 }
 
 // record accounts one transaction.

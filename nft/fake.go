@@ -64,7 +64,7 @@ func (f *Fake) Apply(adds, deletes []Element, now time.Time) error {
 		return f.Err
 	}
 	// Validate everything first: a transaction applies all or nothing.
-	if _, err := planApply(adds, deletes, now, f.cfg.MaxTimeout); err != nil {
+	if _, err := planApply(adds, deletes, now, f.cfg.MaxTimeout, true); err != nil {
 		f.prog.record(false, 0, err)
 		return err
 	}

@@ -24,6 +24,9 @@ type KernelOptions struct {
 	ReadBuffer int
 	// Clock measures programming latency; nil means time.Now.
 	Clock func() time.Time
+	// ForceUpsert renews elements with add-delete-add even when the kernel
+	// updates timeouts on a plain add (for tests of the old-kernel path).
+	ForceUpsert bool
 }
 
 // Kernel programs the ruleset into nf_tables over one lasting netlink
@@ -37,6 +40,9 @@ type Kernel struct {
 	rs     *Ruleset // of the last successful Rebuild
 	ledger ledger   // what the allowed set holds
 	prog   Programming
+	// timeoutUpdate is whether re-adding an element replaces its
+	// timeout; nil until probed.
+	timeoutUpdate *bool
 }
 
 var _ Applier = (*Kernel)(nil)
@@ -88,7 +94,11 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 	if rs == nil {
 		return ErrNotBuilt
 	}
-	ops, err := planApply(adds, deletes, now, rs.Config.MaxTimeout)
+	upsert, err := k.needUpsert(rs)
+	if err != nil {
+		return fmt.Errorf("nft apply: %w", err)
+	}
+	ops, err := planApply(adds, deletes, now, rs.Config.MaxTimeout, upsert)
 	if err != nil {
 		return fmt.Errorf("nft apply: %v", err)
 	}
@@ -120,6 +130,29 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 	}
 	k.mu.Unlock()
 	return nil
+}
+
+// needUpsert reports whether renewals need the add-delete-add upsert,
+// probing the kernel on first use.
+func (k *Kernel) needUpsert(rs *Ruleset) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.opts.ForceUpsert {
+		return true, nil
+	}
+	if k.timeoutUpdate == nil {
+		c, err := k.dial()
+		if err != nil {
+			return true, err
+		}
+		ok, err := probeTimeoutUpdate(c, rs.Table.Name)
+		if err != nil {
+			k.hangUp()
+			return true, err
+		}
+		k.timeoutUpdate = &ok
+	}
+	return !*k.timeoutUpdate, nil
 }
 
 func enqueueOp(c *nftables.Conn, s *nftables.Set, op elementOp) error {

@@ -96,9 +96,17 @@ func allowedTimeouts(t *testing.T, g *guard) map[string]string {
 
 // TestApply adds, renews, shortens and deletes a binding incrementally,
 // deletes missing and expired elements, and recovers from a table removed
-// behind its back.
+// behind its back; with renewals as plain adds (this kernel updates
+// timeouts) and as upserts (what older kernels need).
 func TestApply(t *testing.T) {
+	for _, upsert := range []bool{false, true} {
+		t.Run(fmt.Sprintf("upsert=%v", upsert), func(t *testing.T) { testApply(t, upsert) })
+	}
+}
+
+func testApply(t *testing.T, upsert bool) {
 	g := newGuard(t, 1)
+	g.k = kernelWith(t, g.tp.Card, nft.KernelOptions{ForceUpsert: upsert})
 	s := g.tp.Subs[0]
 	sink := nfttest.Listen(t, g.tp.Card, "0.0.0.0:9000")
 	if err := g.k.Apply([]nft.Element{g.binding(0, time.Hour)}, nil, time.Now()); !errors.Is(err, nft.ErrNotBuilt) {
@@ -152,9 +160,10 @@ func TestApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Allowed != 1 || st.Programming.Applies != 7 || st.Programming.Failures != 0 {
+	if st.Allowed != 1 || st.Programming.Applies != 7 || st.Programming.Failures != 0 || (upsert && st.Programming.TimeoutUpdate) {
 		t.Errorf("Stats: allowed %d, programming %+v; want 1 allowed, 7 applies, 0 failures", st.Allowed, st.Programming)
 	}
+	t.Logf("kernel replaces timeouts on add: %v", st.Programming.TimeoutUpdate)
 
 	// Someone deletes the table: Apply fails, the connection is re-dialled
 	// and a Rebuild restores service.

@@ -19,11 +19,11 @@ type elementOp struct {
 // planApply turns an incremental change into element messages for one
 // transaction. Every delete is preceded by an add of the same key: adding
 // a present element is not an error, while deleting a missing or expired one
-// aborts the whole transaction with ENOENT. Every add is an upsert (add,
-// delete, add): kernels before 6.10 keep the old timeout when an element is
-// added again, so a renewed lease would still expire at its old end.
+// aborts the whole transaction with ENOENT. With upsert, every add is an
+// add, delete, add: older kernels (6.1) keep the old timeout when an element
+// is added again, so a renewed lease would still expire at its old end.
 // Expired adds become deletes; a key both deleted and added is only added.
-func planApply(adds, deletes []Element, now time.Time, maxTimeout time.Duration) ([]elementOp, error) {
+func planApply(adds, deletes []Element, now time.Time, maxTimeout time.Duration, upsert bool) ([]elementOp, error) {
 	live := make(map[elementKey]int, len(adds)) // index in upserts
 	var upserts []nftables.SetElement
 	var expired []Element
@@ -53,7 +53,10 @@ func planApply(adds, deletes []Element, now time.Time, maxTimeout time.Duration)
 		ops = append(ops, elementOp{elems: c}, elementOp{del: true, elems: c})
 	}
 	for _, c := range chunks(upserts, maxChunk) {
-		ops = append(ops, elementOp{elems: c}, elementOp{del: true, elems: withoutTimeouts(c)}, elementOp{elems: c})
+		if upsert {
+			ops = append(ops, elementOp{elems: c}, elementOp{del: true, elems: withoutTimeouts(c)})
+		}
+		ops = append(ops, elementOp{elems: c})
 	}
 	return ops, nil
 }

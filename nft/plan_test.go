@@ -128,16 +128,23 @@ func TestPlanApply(t *testing.T) {
 	tests := []struct {
 		name          string
 		adds, deletes []Element
+		upsert        bool
 		want          []opSummary
 	}{
 		{
-			name: "add is an upsert",
-			adds: []Element{elem("p1", "10.0.0.1", 1, t0.Add(time.Minute))},
+			name:   "add is an upsert",
+			upsert: true,
+			adds:   []Element{elem("p1", "10.0.0.1", 1, t0.Add(time.Minute))},
 			want: []opSummary{
 				{false, []string{"10.0.0.1/1m0s"}},
 				{true, []string{"10.0.0.1/0s"}},
 				{false, []string{"10.0.0.1/1m0s"}},
 			},
+		},
+		{
+			name: "add when the kernel updates timeouts",
+			adds: []Element{elem("p1", "10.0.0.1", 1, t0.Add(time.Minute))},
+			want: []opSummary{{false, []string{"10.0.0.1/1m0s"}}},
 		},
 		{
 			name:    "delete is add then delete",
@@ -149,6 +156,7 @@ func TestPlanApply(t *testing.T) {
 		},
 		{
 			name:    "deletes first, duplicates once",
+			upsert:  true,
 			adds:    []Element{elem("p1", "10.0.0.1", 1, t0.Add(time.Minute))},
 			deletes: []Element{elem("p1", "10.0.0.2", 2, time.Time{}), elem("p1", "10.0.0.2", 2, time.Time{})},
 			want: []opSummary{
@@ -169,6 +177,7 @@ func TestPlanApply(t *testing.T) {
 		},
 		{
 			name:    "deleted and added is only added, last add wins",
+			upsert:  true,
 			adds:    []Element{elem("p1", "10.0.0.4", 4, t0.Add(time.Minute)), elem("p1", "10.0.0.4", 4, t0.Add(time.Hour))},
 			deletes: []Element{elem("p1", "10.0.0.4", 4, time.Time{})},
 			want: []opSummary{
@@ -181,7 +190,7 @@ func TestPlanApply(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ops, err := planApply(tt.adds, tt.deletes, t0, DefaultMaxTimeout)
+			ops, err := planApply(tt.adds, tt.deletes, t0, DefaultMaxTimeout, tt.upsert)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +206,7 @@ func TestPlanApplyChunks(t *testing.T) {
 	for i := range 2500 {
 		adds = append(adds, elem("p1", netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String(), 1, t0.Add(time.Hour)))
 	}
-	ops, err := planApply(adds, nil, t0, DefaultMaxTimeout)
+	ops, err := planApply(adds, nil, t0, DefaultMaxTimeout, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,10 +222,10 @@ func TestPlanApplyChunks(t *testing.T) {
 
 func TestPlanApplyRejectsBadElement(t *testing.T) {
 	bad := Element{Port: "p1", IP: netip.MustParseAddr("2001:db8::1"), MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}
-	if _, err := planApply(nil, []Element{bad}, t0, time.Hour); err == nil || !strings.Contains(err.Error(), "delete 0") {
+	if _, err := planApply(nil, []Element{bad}, t0, time.Hour, true); err == nil || !strings.Contains(err.Error(), "delete 0") {
 		t.Errorf("planApply(bad delete) error = %v, want one naming delete 0", err)
 	}
-	if _, err := planApply([]Element{bad}, nil, t0, time.Hour); err == nil || !strings.Contains(err.Error(), "add 0") {
+	if _, err := planApply([]Element{bad}, nil, t0, time.Hour, true); err == nil || !strings.Contains(err.Error(), "add 0") {
 		t.Errorf("planApply(bad add) error = %v, want one naming add 0", err)
 	}
 }

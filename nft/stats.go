@@ -16,6 +16,7 @@ func (k *Kernel) Stats() (Stats, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	st := Stats{Programming: k.prog, Counters: make(map[CounterID]Counter)}
+	st.Programming.TimeoutUpdate = k.timeoutUpdate != nil && *k.timeoutUpdate && !k.opts.ForceUpsert
 	if k.rs == nil {
 		return st, nil
 	}
