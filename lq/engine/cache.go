@@ -2,7 +2,10 @@ package engine
 
 import (
 	"container/heap"
+	"net/netip"
 	"time"
+
+	"github.com/leaseguard/leaseguard/lq"
 )
 
 // answerCache keeps answers by query key until they expire (RFC 4388 §6.6
@@ -10,51 +13,85 @@ import (
 // UNASSIGNED until NoteLease, UNKNOWN for Config.UnknownTTL. It is bounded:
 // when full, the entry closest to expiry makes room.
 type answerCache struct {
-	m         map[Key]*cacheEntry
+	m         map[mapKey]*cacheEntry
 	h         cacheHeap
 	max       int
 	evictions uint64
 }
 
+// mapKey is a Key in 24 bytes (a netip.Addr alone takes 24): the cache
+// and the owner memory hold tens of thousands of them.
+type mapKey struct {
+	kind lq.QueryKind
+	ip   [4]byte
+	id   string
+}
+
+func (k Key) mapKey() mapKey {
+	m := mapKey{kind: k.Kind, id: k.ID}
+	if k.Kind == lq.ByIP {
+		m.ip = k.IP.As4()
+	}
+	return m
+}
+
+func (m mapKey) key() Key {
+	k := Key{Kind: m.kind, ID: m.id}
+	if m.kind == lq.ByIP {
+		k.IP = netip.AddrFrom4(m.ip)
+	}
+	return k
+}
+
+// cacheEntry is kept small (64 bytes plus, for an ACTIVE, the binding):
+// BenchmarkCacheMemory gives the bytes per cached answer. Per-server
+// answers are not kept; SubmitFresh asks again for the operator.
 type cacheEntry struct {
-	res     Result
-	expires time.Time // zero: until dropped (UNASSIGNED)
-	idx     int
+	key     mapKey
+	typ     lq.MessageType
+	server  uint8       // index in Config.Servers
+	idx     int32       // in the heap
+	at      int64       // Unix ns: when the answer was decided
+	expires int64       // Unix ns; 0: until dropped (UNASSIGNED)
+	binding *lq.Binding // ACTIVE, and UNASSIGNED not by IP; else rebuilt from the key
 }
 
 func newAnswerCache(max int) answerCache {
-	return answerCache{m: make(map[Key]*cacheEntry), max: max}
+	return answerCache{m: make(map[mapKey]*cacheEntry), max: max}
 }
 
-func (c *answerCache) get(k Key, now time.Time) (Result, bool) {
-	ent := c.m[k]
-	if ent == nil {
-		return Result{}, false
-	}
-	if !ent.expires.IsZero() && !now.Before(ent.expires) {
+func (c *answerCache) get(k Key, now time.Time) *cacheEntry {
+	ent := c.m[k.mapKey()]
+	if ent != nil && ent.expired(now.UnixNano()) {
 		c.remove(ent)
-		return Result{}, false
+		return nil
 	}
-	return ent.res, true
+	return ent
 }
 
-func (c *answerCache) put(res Result, expires time.Time) {
-	if ent := c.m[res.Key]; ent != nil {
-		ent.res, ent.expires = res, expires
-		heap.Fix(&c.h, ent.idx)
+func (ent *cacheEntry) expired(now int64) bool {
+	return ent.expires != 0 && now >= ent.expires
+}
+
+// put stores ent, replacing any entry for the same key.
+func (c *answerCache) put(ent cacheEntry) {
+	if old := c.m[ent.key]; old != nil {
+		ent.idx = old.idx
+		*old = ent
+		heap.Fix(&c.h, int(old.idx))
 		return
 	}
 	if len(c.m) >= c.max {
 		c.evictions++
 		c.remove(c.h[0])
 	}
-	ent := &cacheEntry{res: res, expires: expires}
-	c.m[res.Key] = ent
-	heap.Push(&c.h, ent)
+	p := &ent
+	c.m[ent.key] = p
+	heap.Push(&c.h, p)
 }
 
 func (c *answerCache) drop(k Key) bool {
-	ent := c.m[k]
+	ent := c.m[k.mapKey()]
 	if ent != nil {
 		c.remove(ent)
 	}
@@ -63,14 +100,15 @@ func (c *answerCache) drop(k Key) bool {
 
 // purge removes the entries expired by now.
 func (c *answerCache) purge(now time.Time) {
-	for len(c.h) > 0 && !c.h[0].expires.IsZero() && !now.Before(c.h[0].expires) {
+	ns := now.UnixNano()
+	for len(c.h) > 0 && c.h[0].expired(ns) {
 		c.remove(c.h[0])
 	}
 }
 
 func (c *answerCache) remove(ent *cacheEntry) {
-	delete(c.m, ent.res.Key)
-	heap.Remove(&c.h, ent.idx)
+	delete(c.m, ent.key)
+	heap.Remove(&c.h, int(ent.idx))
 }
 
 // cacheHeap orders entries by expiry, entries that never expire last.
@@ -79,15 +117,15 @@ type cacheHeap []*cacheEntry
 func (h cacheHeap) Len() int { return len(h) }
 func (h cacheHeap) Less(i, j int) bool {
 	a, b := h[i].expires, h[j].expires
-	return !a.IsZero() && (b.IsZero() || a.Before(b))
+	return a != 0 && (b == 0 || a < b)
 }
 func (h cacheHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
+	h[i].idx, h[j].idx = int32(i), int32(j)
 }
 func (h *cacheHeap) Push(x any) {
 	ent := x.(*cacheEntry)
-	ent.idx = len(*h)
+	ent.idx = int32(len(*h))
 	*h = append(*h, ent)
 }
 func (h *cacheHeap) Pop() any {
@@ -96,4 +134,34 @@ func (h *cacheHeap) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return ent
+}
+
+// compactBinding copies b with all its bytes in one allocation of their
+// exact size: a decoded reply's slices share an arena as large as the
+// whole packet, which a long-lived cache entry should not keep.
+func compactBinding(b *lq.Binding) *lq.Binding {
+	n := len(b.HWAddr) + len(b.ClientID) + len(b.VendorClass)
+	for _, so := range b.AgentInfo {
+		n += len(so.Data)
+	}
+	buf := make([]byte, 0, n)
+	keep := func(v []byte) []byte {
+		if v == nil {
+			return nil
+		}
+		buf = append(buf, v...)
+		return buf[len(buf)-len(v) : len(buf) : len(buf)]
+	}
+	c := *b
+	c.HWAddr, c.ClientID, c.VendorClass = keep(b.HWAddr), keep(b.ClientID), keep(b.VendorClass)
+	if b.AgentInfo != nil {
+		c.AgentInfo = make(lq.AgentInfo, len(b.AgentInfo))
+		for i, so := range b.AgentInfo {
+			c.AgentInfo[i] = lq.SubOption{Code: so.Code, Data: keep(so.Data)}
+		}
+	}
+	if b.AssociatedIPs != nil {
+		c.AssociatedIPs = append([]netip.Addr(nil), b.AssociatedIPs...)
+	}
+	return &c
 }

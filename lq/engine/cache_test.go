@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/leaseguard/leaseguard/lq"
 )
 
@@ -105,5 +107,44 @@ func TestCacheBounded(t *testing.T) {
 		if tk := mustSubmit(t, e, now, ipQuery(ip)); tk.Cached != cached {
 			t.Errorf("%s cached %v, want %v", ip, tk.Cached, cached)
 		}
+	}
+}
+
+// TestCachedResultContent: a hit gives the winning answer as delivered;
+// SubmitFresh asks again, lists every server, and refreshes the cache.
+func TestCachedResultContent(t *testing.T) {
+	e := twoServers(t)
+	armBoth(t, e, t0)
+	q := ipQuery("10.0.0.9")
+	mustSubmit(t, e, t0, q)
+	txs := pollCopy(e, t0)
+	e.HandleReply(t0, srvA, answer(txTo(t, txs, srvA), lq.LeaseUnknown))
+	e.HandleReply(t0, srvB, active(txTo(t, txs, srvB), time.Minute))
+	first := e.Results()[0]
+
+	later := t0.Add(time.Second)
+	tk := mustSubmit(t, e, later, q)
+	want := first
+	want.Cached, want.Answers = true, nil
+	if diff := cmp.Diff(want, tk.Result, cmp.Comparer(addrEqual), cmpopts.EquateErrors()); diff != "" {
+		t.Errorf("cache hit (-want +got):\n%s", diff)
+	}
+
+	tk, err := e.SubmitFresh(later, q)
+	if err != nil || tk.Cached {
+		t.Fatalf("SubmitFresh: %+v, %v", tk, err)
+	}
+	txs = pollCopy(e, later)
+	if len(txs) != 1 || txs[0].Server != srvB {
+		t.Fatalf("SubmitFresh sent %+v, want the owner %v", txs, srvB)
+	}
+	e.HandleReply(later, srvB, answer(txs[0], lq.LeaseUnassigned))
+	if res := e.Results(); len(res) != 1 || len(res[0].Answers) != 1 || res[0].Type != lq.LeaseUnassigned {
+		t.Fatalf("fresh result %+v", res)
+	}
+	tk = mustSubmit(t, e, later, q)
+	wantB := lq.Binding{IP: q.IP, Server: srvB}
+	if !tk.Cached || tk.Result.Type != lq.LeaseUnassigned || !cmp.Equal(wantB, tk.Result.Binding, cmp.Comparer(addrEqual)) {
+		t.Errorf("cache after SubmitFresh: %+v", tk.Result)
 	}
 }

@@ -33,7 +33,7 @@ const (
 	DefaultRetransmissions = 4
 	DefaultMaxPending      = 4096
 	DefaultUnknownTTL      = 5 * time.Minute
-	DefaultMaxCacheEntries = 1 << 17
+	DefaultMaxCacheEntries = 1 << 16
 )
 
 // Config is what the engine is told. Zero numeric fields take the defaults
@@ -62,7 +62,9 @@ type Config struct {
 	// "approximately 5 minutes").
 	UnknownTTL time.Duration
 	// MaxCacheEntries bounds the answer cache and, separately, the memory
-	// of which server owns which address or client.
+	// of which server owns which address or client. The default covers a
+	// /16. Measured (BenchmarkCacheMemory, real dhcpd answers): about 230
+	// bytes per UNASSIGNED or UNKNOWN, 630 per ACTIVE with option 82.
 	MaxCacheEntries int
 }
 

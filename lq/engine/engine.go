@@ -64,7 +64,7 @@ type Engine struct {
 	live      int              // requests not yet released
 	deadlines deadlineHeap
 	cache     answerCache
-	owners    map[Key]int // server index of the last ACTIVE or UNASSIGNED answer
+	owners    map[mapKey]uint8 // server index of the last ACTIVE or UNASSIGNED answer
 
 	tx             []Transmit
 	results, spare []Result
@@ -88,7 +88,7 @@ func New(cfg Config, rnd func() float64) (*Engine, error) {
 		byAddr:   make(map[netip.Addr]*server, len(cfg.Servers)),
 		inflight: make(map[Key]*request),
 		cache:    newAnswerCache(cfg.MaxCacheEntries),
-		owners:   make(map[Key]int),
+		owners:   make(map[mapKey]uint8),
 	}
 	for i, addr := range cfg.Servers {
 		s := &server{addr: addr, idx: i, xids: make(map[uint32]*attempt), ssthresh: float64(cfg.MaxWindow)}
@@ -108,6 +108,17 @@ func (e *Engine) Room() int { return e.cfg.MaxPending - e.live }
 // flight) and its Result comes later from Results. Call Poll afterwards to
 // learn what to send.
 func (e *Engine) Submit(now time.Time, q lq.Query) (Ticket, error) {
+	return e.submit(now, q, true)
+}
+
+// SubmitFresh is Submit without the cache: the servers are asked even when
+// an answer is cached (which the new one replaces), so the Result lists
+// every server's answer, as the operator's query command shows them.
+func (e *Engine) SubmitFresh(now time.Time, q lq.Query) (Ticket, error) {
+	return e.submit(now, q, false)
+}
+
+func (e *Engine) submit(now time.Time, q lq.Query, useCache bool) (Ticket, error) {
 	e.advance(now)
 	key, err := KeyOf(q)
 	if err != nil {
@@ -117,10 +128,9 @@ func (e *Engine) Submit(now time.Time, q lq.Query) (Ticket, error) {
 		e.n.Restricted++
 		return Ticket{}, &RestrictedError{IP: key.IP}
 	}
-	if res, ok := e.cache.get(key, now); ok {
+	if ent := e.cache.get(key, now); ent != nil && useCache {
 		e.n.CacheHits++
-		res.Cached = true
-		return Ticket{Key: key, Cached: true, Result: res}, nil
+		return Ticket{Key: key, Cached: true, Result: e.cachedResult(ent)}, nil
 	}
 	if _, ok := e.inflight[key]; ok {
 		e.n.Merged++
@@ -151,8 +161,8 @@ func (e *Engine) start(key Key, now time.Time) {
 	req := &request{key: key, query: key.Query(), attempts: make([]*attempt, len(e.servers)), owner: -1}
 	e.inflight[key] = req
 	e.live++
-	if i, ok := e.owners[key]; ok && e.servers[i].armed {
-		req.owner = i
+	if i, ok := e.owners[key.mapKey()]; ok && e.servers[i].armed {
+		req.owner = int(i)
 		e.ask(req, e.servers[i], now)
 		return
 	}

@@ -85,8 +85,8 @@ func (e *Engine) record(a *attempt, r *lq.Reply, now time.Time) {
 		s.n.Unknown++
 	}
 	if r.Type == lq.LeaseUnknown {
-		if i, ok := e.owners[a.req.key]; ok && i == s.idx {
-			delete(e.owners, a.req.key)
+		if k := a.req.key.mapKey(); e.owners[k] == uint8(s.idx) {
+			delete(e.owners, k)
 		}
 		return
 	}
@@ -102,8 +102,9 @@ func (e *Engine) rememberOwner(a *attempt) {
 	var buf [4]Key
 	keys := appendKeys(append(buf[:0], a.req.key), &a.binding, a.answer == lq.LeaseActive)
 	for _, k := range keys {
-		if _, ok := e.owners[k]; ok || len(e.owners) < e.cfg.MaxCacheEntries {
-			e.owners[k] = a.srv.idx
+		mk := k.mapKey()
+		if _, ok := e.owners[mk]; ok || len(e.owners) < e.cfg.MaxCacheEntries {
+			e.owners[mk] = uint8(a.srv.idx)
 		}
 	}
 }
@@ -230,7 +231,7 @@ func (e *Engine) deliver(req *request, now time.Time, update bool) {
 	}
 	if w := req.winner; w != nil {
 		res.Type, res.Binding, res.Server = w.answer, w.binding, w.srv.addr
-		e.cacheResult(res, now)
+		e.cacheResult(&res, w, now)
 	}
 	e.results = append(e.results, res)
 }
@@ -240,21 +241,38 @@ func (e *Engine) deliver(req *request, now time.Time, update bool) {
 // UNASSIGNED about an address until NoteLease, UNKNOWN for UnknownTTL. An
 // UNASSIGNED answering a MAC or client-id query (ISC dhcpd sends those for
 // released leases) is kept only for UnknownTTL: NoteLease names addresses.
-func (e *Engine) cacheResult(res Result, now time.Time) {
-	var expires time.Time
+func (e *Engine) cacheResult(res *Result, w *attempt, now time.Time) {
+	ent := cacheEntry{key: res.Key.mapKey(), typ: res.Type, server: uint8(w.srv.idx), at: now.UnixNano()}
 	switch {
 	case res.Type == lq.LeaseActive && !res.Binding.Expiry.IsZero():
 		if !res.Binding.Expiry.After(now) {
 			e.cache.drop(res.Key)
 			return
 		}
-		expires = res.Binding.Expiry
+		ent.expires = res.Binding.Expiry.UnixNano()
 	case res.Type == lq.LeaseUnassigned && res.Key.Kind == lq.ByIP:
 		// Zero: until NoteLease.
 	default:
-		expires = now.Add(e.cfg.UnknownTTL)
+		ent.expires = now.Add(e.cfg.UnknownTTL).UnixNano()
 	}
-	e.cache.put(res, expires)
+	if res.Type == lq.LeaseActive || (res.Type == lq.LeaseUnassigned && res.Key.Kind != lq.ByIP) {
+		ent.binding = compactBinding(&w.binding)
+	}
+	e.cache.put(ent)
+}
+
+// cachedResult is the Result a cache hit gives: the winning answer, without
+// per-server answers.
+func (e *Engine) cachedResult(ent *cacheEntry) Result {
+	key := ent.key.key()
+	res := Result{Key: key, Query: key.Query(), Type: ent.typ, Server: e.servers[ent.server].addr, Cached: true, At: time.Unix(0, ent.at)}
+	switch {
+	case ent.binding != nil:
+		res.Binding = *ent.binding
+	case ent.typ == lq.LeaseUnassigned:
+		res.Binding = lq.Binding{IP: key.IP, Server: res.Server}
+	}
+	return res
 }
 
 func (a *attempt) serverAnswer() ServerAnswer {

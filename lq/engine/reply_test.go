@@ -264,7 +264,7 @@ func TestConfigValidation(t *testing.T) {
 	want := Config{
 		Servers: []netip.Addr{srvA}, SubscriberPrefixes: []netip.Prefix{subs},
 		InitialWindow: 32, MaxWindow: 100, Retransmissions: 4, MaxPending: 4096,
-		UnknownTTL: 5 * time.Minute, MaxCacheEntries: 1 << 17,
+		UnknownTTL: 5 * time.Minute, MaxCacheEntries: 1 << 16,
 	}
 	if diff := cmp.Diff(want, e.cfg, cmp.Comparer(addrEqual), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

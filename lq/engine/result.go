@@ -28,8 +28,8 @@ type Result struct {
 	// operator's `query` command.
 	Answers []ServerAnswer
 	Err     error
-	// Cached: answered from the cache, nothing sent. Answers and At are
-	// those of the result that filled the cache.
+	// Cached: answered from the cache, nothing sent. At is when the
+	// cached answer was decided; Answers is nil (SubmitFresh asks again).
 	Cached bool
 	// Update: a server that had not answered when an earlier Result for
 	// Key was delivered has since given a better answer.
