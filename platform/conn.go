@@ -27,11 +27,13 @@ type PortConn interface {
 	Send(dst Destination, payload []byte) error
 }
 
-// ClientHandler receives one client DHCP datagram read from port p. f's
-// slices alias the port's receive buffer: valid only during the call.
-// Each port runs its own receive loop, so the handler is called
+// ClientHandler receives the client DHCP datagrams read from the ports.
+// f's slices alias the port's receive buffer: valid only during the call.
+// Each port runs its own receive loop, so HandleClient is called
 // concurrently for different ports and must be safe for that.
-type ClientHandler func(p PortConn, f ClientFrame)
+type ClientHandler interface {
+	HandleClient(p PortConn, f ClientFrame)
+}
 
 var (
 	_ PortConn = (*Port)(nil)

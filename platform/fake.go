@@ -107,6 +107,6 @@ func (p *FakePort) Sent() []SentFrame {
 func (p *FakePort) Deliver(h ClientHandler, f ClientFrame) {
 	payload := bytes.Clone(f.Payload)
 	f.Payload = payload
-	h(p, f)
+	h.HandleClient(p, f)
 	clear(payload)
 }

@@ -1,10 +1,6 @@
 package platform
 
 import (
-	"context"
-	"encoding/binary"
-	"fmt"
-	"net/netip"
 	"os"
 	"syscall"
 	"unsafe"
@@ -12,50 +8,89 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mmsgReader receives up to len(hdrs) datagrams per recvmmsg(2) into
-// buffers it owns; after setup nothing it does allocates.
+// mmsgVec is the memory of one recvmmsg(2) or sendmmsg(2) call: per slot a
+// data buffer, a socket address and optionally a control buffer, all
+// allocated once, so that the calls themselves allocate nothing.
+type mmsgVec struct {
+	hdrs    []unix.Mmsghdr
+	iovs    []unix.Iovec
+	names   []unix.RawSockaddrAny
+	bufs    []byte
+	oobs    []byte
+	size    int // data octets per slot
+	oobSize int // control octets per slot
+}
+
+func newMmsgVec(slots, size, oobSize int) *mmsgVec {
+	v := &mmsgVec{
+		hdrs:    make([]unix.Mmsghdr, slots),
+		iovs:    make([]unix.Iovec, slots),
+		names:   make([]unix.RawSockaddrAny, slots),
+		bufs:    make([]byte, slots*size),
+		oobs:    make([]byte, slots*oobSize),
+		size:    size,
+		oobSize: oobSize,
+	}
+	for i := range v.hdrs {
+		v.iovs[i].Base = &v.bufs[i*size]
+		h := &v.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&v.names[i]))
+		h.Iov = &v.iovs[i]
+		h.SetIovlen(1)
+		if oobSize > 0 {
+			h.Control = &v.oobs[i*oobSize]
+		}
+	}
+	return v
+}
+
+// slot returns the whole data buffer of slot i.
+func (v *mmsgVec) slot(i int) []byte { return v.bufs[i*v.size : (i+1)*v.size : (i+1)*v.size] }
+
+// received returns what the last recvmmsg put in slot i: data, control
+// messages, and whether the data was truncated.
+func (v *mmsgVec) received(i int) (data, oob []byte, truncated bool) {
+	h := &v.hdrs[i]
+	data = v.bufs[i*v.size : i*v.size+int(h.Len)]
+	if v.oobSize > 0 {
+		oob = v.oobs[i*v.oobSize : i*v.oobSize+int(h.Hdr.Controllen)]
+	}
+	return data, oob, h.Hdr.Flags&unix.MSG_TRUNC != 0
+}
+
+// prepareRecv resets what the kernel overwrites.
+func (v *mmsgVec) prepareRecv() {
+	for i := range v.hdrs {
+		h := &v.hdrs[i].Hdr
+		h.Namelen = uint32(unsafe.Sizeof(v.names[i]))
+		h.Flags = 0
+		h.SetControllen(v.oobSize)
+		v.iovs[i].SetLen(v.size)
+		v.hdrs[i].Len = 0
+	}
+}
+
+// mmsgReader waits for and receives a batch of datagrams with recvmmsg(2).
 type mmsgReader struct {
 	rc    syscall.RawConn
-	hdrs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	names []unix.RawSockaddrInet4
-	bufs  []byte
-	size  int
-
+	vec   *mmsgVec
 	n     int
 	errno syscall.Errno
 	recv  func(fd uintptr) bool // built once: a method value per call would allocate
 }
 
-func newMmsgReader(rc syscall.RawConn, batch, size int) *mmsgReader {
-	r := &mmsgReader{
-		rc:    rc,
-		hdrs:  make([]unix.Mmsghdr, batch),
-		iovs:  make([]unix.Iovec, batch),
-		names: make([]unix.RawSockaddrInet4, batch),
-		bufs:  make([]byte, batch*size),
-		size:  size,
-	}
-	for i := range r.hdrs {
-		r.iovs[i].Base = &r.bufs[i*size]
-		r.iovs[i].SetLen(size)
-		r.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-		r.hdrs[i].Hdr.Iov = &r.iovs[i]
-		r.hdrs[i].Hdr.SetIovlen(1)
-	}
+func newMmsgReader(rc syscall.RawConn, slots, size, oobSize int) *mmsgReader {
+	r := &mmsgReader{rc: rc, vec: newMmsgVec(slots, size, oobSize)}
 	r.recv = r.recvmmsg
 	return r
 }
 
 // recvmmsg is the RawConn.Read callback: false asks the poller to wait.
 func (r *mmsgReader) recvmmsg(fd uintptr) bool {
-	for i := range r.hdrs {
-		r.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
-		r.hdrs[i].Hdr.Flags = 0
-	}
+	r.vec.prepareRecv()
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
-			uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.vec.hdrs[0])),
+			uintptr(len(r.vec.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -67,7 +102,8 @@ func (r *mmsgReader) recvmmsg(fd uintptr) bool {
 	}
 }
 
-// read waits for at least one datagram and returns how many arrived.
+// read waits for at least one datagram and returns how many arrived; they
+// are in r.vec's slots 0..n-1 until the next read.
 func (r *mmsgReader) read() (int, error) {
 	if err := r.rc.Read(r.recv); err != nil {
 		return 0, err
@@ -78,38 +114,79 @@ func (r *mmsgReader) read() (int, error) {
 	return r.n, nil
 }
 
-// datagram returns the i-th datagram of the last read, its sender and
-// whether it was truncated.
-func (r *mmsgReader) datagram(i int) (b []byte, from netip.AddrPort, truncated bool) {
-	h := &r.hdrs[i]
-	sa := &r.names[i]
-	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
-	from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
-	return r.bufs[i*r.size : i*r.size+int(h.Len)], from, h.Hdr.Flags&unix.MSG_TRUNC != 0
+// mmsgWriter sends slots 0..n-1 of its vector with sendmmsg(2), as few
+// calls as the kernel allows. A message the kernel refuses is skipped and
+// its error kept, so one bad destination does not block the rest.
+type mmsgWriter struct {
+	rc      syscall.RawConn
+	vec     *mmsgVec
+	named   bool // each slot carries a destination address
+	n, next int
+	failed  int
+	lastErr syscall.Errno
+	send    func(fd uintptr) bool
 }
 
-// runBatch is Run with recvmmsg.
-func (u *Upstream) runBatch(ctx context.Context) error {
-	rc, err := u.conn.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("upstream %v: %w", u.local, err)
-	}
-	r := newMmsgReader(rc, u.batch, maxDatagram)
-	for {
-		n, err := r.read()
-		if err != nil {
-			if err := u.readError(ctx, err); err != nil {
-				return err
-			}
-			continue
-		}
-		for i := range n {
-			b, from, truncated := r.datagram(i)
-			if truncated {
-				u.truncated.Add(1)
-				continue
-			}
-			u.Dispatch(b, from)
+func newMmsgWriter(rc syscall.RawConn, slots, size int, named bool) *mmsgWriter {
+	w := &mmsgWriter{rc: rc, vec: newMmsgVec(slots, size, 0), named: named}
+	if !named {
+		for i := range w.vec.hdrs {
+			w.vec.hdrs[i].Hdr.Name = nil
 		}
 	}
+	w.send = w.sendmmsg
+	return w
+}
+
+// sendmmsg is the RawConn.Write callback.
+func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
+	for w.next < w.n {
+		k, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.vec.hdrs[w.next])),
+			uintptr(w.n-w.next), 0, 0, 0)
+		switch e {
+		case 0:
+			w.next += int(k)
+			if w.next < w.n {
+				w.takeParkedError(fd)
+			}
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			w.failed++
+			w.lastErr = e
+			w.next++
+		}
+	}
+	return true
+}
+
+// takeParkedError handles a short sendmmsg: when a message after the
+// first fails, the kernel returns the count sent and parks that message's
+// error in SO_ERROR, where it would fail the next good datagram (or
+// receive) instead. Reading SO_ERROR clears it; the message is skipped.
+// A short count with nothing parked (a full socket buffer) is retried.
+func (w *mmsgWriter) takeParkedError(fd uintptr) {
+	soerr, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		w.failed++
+		w.lastErr = syscall.Errno(soerr)
+		w.next++
+	}
+}
+
+// flush sends the queued slots and empties the queue. It returns how many
+// the kernel refused and the last refusal.
+func (w *mmsgWriter) flush() (failed int, err error) {
+	if w.n == 0 {
+		return 0, nil
+	}
+	w.next, w.failed, w.lastErr = 0, 0, 0
+	err = w.rc.Write(w.send)
+	failed = w.failed + (w.n - w.next) // what a poller error left unsent
+	if err == nil && w.lastErr != 0 {
+		err = os.NewSyscallError("sendmmsg", w.lastErr)
+	}
+	w.n = 0
+	return failed, err
 }

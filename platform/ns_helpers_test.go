@@ -10,6 +10,7 @@ import (
 
 	"github.com/leaseguard/leaseguard/integration/lab"
 	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,3 +111,36 @@ var _ = runtime.GOOS
 
 // timeAfter bounds a wait; it asserts nothing about speed.
 func timeAfter() <-chan time.Time { return time.After(hang) }
+
+// veth is lab.Veth that also waits until both ends are operationally up.
+// Right after `ip link set up` a veth transmits through the noop qdisc,
+// which drops silently, until the kernel's link watcher has run; a frame
+// written in that window vanishes.
+func veth(t testing.TB, l *lab.Lab, a *lab.NS, aIf string, b *lab.NS, bIf string) {
+	t.Helper()
+	l.Veth(a, aIf, b, bIf)
+	waitOperUp(t, a, aIf)
+	waitOperUp(t, b, bIf)
+}
+
+// waitOperUp waits for ifname in ns to report operstate UP, which the
+// kernel announces after attaching the real qdisc.
+func waitOperUp(t testing.TB, ns *lab.NS, ifname string) {
+	t.Helper()
+	updates := make(chan netlink.LinkUpdate, 16)
+	done := make(chan struct{})
+	defer close(done)
+	inNS(t, ns, func() error {
+		return netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{ListExisting: true})
+	})
+	for {
+		select {
+		case u := <-updates:
+			if u.Attrs().Name == ifname && u.Attrs().OperState == netlink.OperUp {
+				return
+			}
+		case <-timeAfter():
+			t.Fatalf("%s in %s not up", ifname, ns.Name)
+		}
+	}
+}

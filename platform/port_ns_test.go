@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -32,9 +33,9 @@ type heard struct {
 // collect returns a ClientHandler that copies each frame into a channel.
 func collect() (ClientHandler, chan heard) {
 	ch := make(chan heard, 64)
-	return func(p PortConn, f ClientFrame) {
+	return ClientHandlerFunc(func(p PortConn, f ClientFrame) {
 		ch <- heard{Port: p.Name(), SrcMAC: f.SrcMAC, Payload: bytes.Clone(f.Payload)}
-	}, ch
+	}), ch
 }
 
 func next(t *testing.T, ch chan heard) heard {
@@ -62,15 +63,21 @@ func udpFrameFrom(src [6]byte, dst [6]byte, srcPort, dstPort uint16, payload []b
 func labPair(t *testing.T) (l *lab.Lab, r, c *lab.NS) {
 	l = lab.New(t)
 	r, c = l.NS("relay"), l.NS("client")
-	l.Veth(r, "p0", c, "eth0")
+	veth(t, l, r, "p0", c, "eth0")
 	return l, r, c
 }
 
 var relayIP = netip.MustParseAddr("192.0.2.1")
 
 func TestPortDeliversOnlyClientDHCP(t *testing.T) {
+	for _, batch := range []int{1, 16} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { testPortDeliversOnlyClientDHCP(t, batch) })
+	}
+}
+
+func testPortDeliversOnlyClientDHCP(t *testing.T, batch int) {
 	_, r, c := labPair(t)
-	p := openPort(t, r, PortConfig{Name: "p0", SourceIP: relayIP})
+	p := openPort(t, r, PortConfig{Name: "p0", SourceIP: relayIP, Batch: batch})
 	h, ch := collect()
 	runLoop(t, func(ctx context.Context) error { return p.Run(ctx, h) })
 
@@ -130,9 +137,11 @@ func TestPortVLANSubinterfacesSeeOnlyTheirFrames(t *testing.T) {
 		t.Skipf("kernel without 802.1Q VLAN devices (CONFIG_VLAN_8021Q): %v %s", err, out)
 	}
 	r.MustIP("link", "set", "p0.100", "up")
+	waitOperUp(t, r, "p0.100")
 	for _, vid := range []string{"100", "200"} {
 		c.MustIP("link", "add", "link", "eth0", "name", "eth0."+vid, "type", "vlan", "id", vid)
 		c.MustIP("link", "set", "eth0."+vid, "up")
+		waitOperUp(t, c, "eth0."+vid)
 	}
 	h, ch := collect()
 	for _, name := range []string{"p0", "p0.100"} {
@@ -170,6 +179,7 @@ func TestPortUpperDeviceFramesStayOnTheirPort(t *testing.T) {
 	_, r, c := labPair(t)
 	r.MustIP("link", "add", "link", "p0", "name", "mv0", "type", "macvlan", "mode", "bridge")
 	r.MustIP("link", "set", "mv0", "up")
+	waitOperUp(t, r, "mv0")
 	h, ch := collect()
 	var ports []*Port
 	for _, name := range []string{"p0", "mv0"} {
@@ -370,7 +380,7 @@ func TestPortCompletesUdhcpcLease(t *testing.T) {
 	yiaddr := netip.MustParseAddr("192.0.2.50")
 	errs := make(chan error, 8)
 	runLoop(t, func(ctx context.Context) error {
-		return p.Run(ctx, func(pc PortConn, f ClientFrame) {
+		return p.Run(ctx, ClientHandlerFunc(func(pc PortConn, f ClientFrame) {
 			if resp, ok := serve(f.Payload, yiaddr); ok {
 				dst, err := ReplyDestination(resp)
 				if err == nil {
@@ -380,7 +390,7 @@ func TestPortCompletesUdhcpcLease(t *testing.T) {
 					errs <- err
 				}
 			}
-		})
+		}))
 	})
 	script := filepath.Join(t.TempDir(), "udhcpc.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"script $1 ip=$ip\"\n"), 0o755); err != nil {
@@ -408,8 +418,8 @@ func TestPortCompletesUdhcpcLease(t *testing.T) {
 func TestPortSetOneFailingPortDoesNotStopOthers(t *testing.T) {
 	l := lab.New(t)
 	r, c := l.NS("relay"), l.NS("client")
-	l.Veth(r, "p0", c, "eth0")
-	l.Veth(r, "p1", c, "eth1")
+	veth(t, l, r, "p0", c, "eth0")
+	veth(t, l, r, "p1", c, "eth1")
 	var set *PortSet
 	inNS(t, r, func() (err error) {
 		set, err = OpenPorts([]PortConfig{{Name: "p0", SourceIP: relayIP}, {Name: "p1", SourceIP: relayIP}})
@@ -443,5 +453,31 @@ func TestPortSetOneFailingPortDoesNotStopOthers(t *testing.T) {
 	}
 	if err := p1.Send(Broadcast(), reply(lq.Offer)); err == nil {
 		t.Error("send on closed p1: no error")
+	}
+}
+
+func TestPortSendQueue(t *testing.T) {
+	_, r, c := labPair(t)
+	p := openPort(t, r, PortConfig{Name: "p0", SourceIP: relayIP})
+	cm, pm := macOf(t, c, "eth0"), macOf(t, r, "p0")
+	capture := rawSocket(t, c, "eth0", unix.ETH_P_IP)
+	q := p.NewSendQueue(2)
+	yiaddr := netip.MustParseAddr("192.0.2.50")
+	var want []ClientFrame
+	for i := range 3 { // three frames through a queue of two: one implied flush
+		ack := msg{op: 2, htype: 1, hlen: 6, xid: uint32(i), chaddr: cm[:], yiaddr: yiaddr, options: typeOpt(lq.Ack)}.bytes()
+		if err := q.Send(Destination{MAC: cm, IP: yiaddr}, ack); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ClientFrame{SrcMAC: pm, DstMAC: cm, SrcIP: relayIP, DstIP: yiaddr, Payload: ack})
+	}
+	if err := q.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, readReplies(t, capture, 3), netipCmp); diff != "" {
+		t.Errorf("frames on the client's link (-want +got):\n%s", diff)
+	}
+	if s := p.Stats(); s.Sent != 3 || s.SendErrors != 0 {
+		t.Errorf("Stats: Sent %d, SendErrors %d; want 3, 0", s.Sent, s.SendErrors)
 	}
 }

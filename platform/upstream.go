@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -194,3 +196,36 @@ func (u *Upstream) Stats() UpstreamStats {
 
 // Close closes the socket; a running Run returns an error.
 func (u *Upstream) Close() error { return u.conn.Close() }
+
+// runBatch is Run with recvmmsg.
+func (u *Upstream) runBatch(ctx context.Context) error {
+	rc, err := u.conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("upstream %v: %w", u.local, err)
+	}
+	r := newMmsgReader(rc, u.batch, maxDatagram, 0)
+	for {
+		n, err := r.read()
+		if err != nil {
+			if err := u.readError(ctx, err); err != nil {
+				return err
+			}
+			continue
+		}
+		for i := range n {
+			b, _, truncated := r.vec.received(i)
+			if truncated {
+				u.truncated.Add(1)
+				continue
+			}
+			u.Dispatch(b, inet4Source(&r.vec.names[i]))
+		}
+	}
+}
+
+// inet4Source reads a sockaddr_in the kernel filled in.
+func inet4Source(sa *unix.RawSockaddrAny) netip.AddrPort {
+	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&in.Port))[:])
+	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), port)
+}

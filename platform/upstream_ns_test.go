@@ -53,10 +53,10 @@ func collectUp(t *testing.T, u UpstreamConn, c UpstreamClass) chan heardUp {
 
 // upstreamLab is a relay namespace with up0 = giaddr, wired to a server
 // namespace with eth0 = serverIP.
-func upstreamLab(t *testing.T) (r, s *lab.NS) {
+func upstreamLab(t testing.TB) (r, s *lab.NS) {
 	l := lab.New(t)
 	r, s = l.NS("relay"), l.NS("server")
-	l.Veth(r, "up0", s, "eth0")
+	veth(t, l, r, "up0", s, "eth0")
 	r.Addr("up0", giaddr.String()+"/24")
 	s.Addr("eth0", serverIP.String()+"/24")
 	return r, s
@@ -296,5 +296,46 @@ func TestUpstreamRunReturnsOnCancel(t *testing.T) {
 	}
 	if !bytes.Equal(got, reply(lq.Ack)) {
 		t.Error("restarted Run delivered different bytes")
+	}
+}
+
+func TestUpstreamSendQueue(t *testing.T) {
+	r, s := upstreamLab(t)
+	u := listenUpstream(t, r, UpstreamConfig{Addr: giaddr})
+	runLoop(t, u.Run)
+	sink := listenUpstream(t, s, UpstreamConfig{Addr: serverIP})
+	got := collectUp(t, sink, UpstreamRequest)
+	runLoop(t, sink.Run)
+	q, err := u.NewSendQueue(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := netip.AddrPortFrom(serverIP, 67)
+	lquery := func(xid uint32) []byte { return leasequery(xid, netip.MustParseAddr("198.51.100.10")) }
+	for xid := range uint32(6) { // six through a queue of four: one implied flush
+		if err := q.Send(server, lquery(xid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A destination the kernel refuses (no route) mid-batch is skipped and
+	// reported; the datagram queued after it still goes.
+	q.Send(netip.MustParseAddrPort("203.0.113.1:67"), lquery(98))
+	q.Send(server, lquery(99))
+	if err := q.Flush(); !errors.Is(err, unix.ENETUNREACH) {
+		t.Errorf("Flush with an unroutable destination: %v, want ENETUNREACH", err)
+	}
+	// The refusal must not linger in the socket to fail the next datagram.
+	if err := u.Send(server, lquery(100)); err != nil {
+		t.Errorf("Send after the refused datagram: %v", err)
+	}
+	var xids []uint32
+	for range 8 {
+		xids = append(xids, recv(t, got, "sink").XID)
+	}
+	if diff := cmp.Diff([]uint32{0, 1, 2, 3, 4, 5, 99, 100}, xids); diff != "" {
+		t.Errorf("xids at the server (-want +got):\n%s", diff)
+	}
+	if st := u.Stats(); st.Sent != 8 || st.SendErrors != 1 || st.ReadErrors != 0 {
+		t.Errorf("Stats: Sent %d, SendErrors %d, ReadErrors %d; want 8, 1, 0", st.Sent, st.SendErrors, st.ReadErrors)
 	}
 }
