@@ -278,6 +278,9 @@ func FuzzParseMessage(f *testing.F) {
 		for _, a := range m.Attrs {
 			_, _ = ParseAttrs(a.Value) // compound or not, never panics
 		}
+		_, _ = requestKey(m)
+		cl := &KeyClient{said: 9}
+		_ = cl.adoptSuite(m.Attrs)
 	})
 }
 

@@ -2,6 +2,7 @@ package bpkm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -22,17 +23,24 @@ type KeyClient struct {
 }
 
 // NewKeyClient returns a client for the modem mac and its primary SAID,
-// holding ak, installing TEKs of the given suite into sink.
+// installing TEKs of the given suite into sink. ak is a provisioned AK, or
+// the zero AuthKey when the client will get its AK by HandleAuthReply.
 func NewKeyClient(mac net.HardwareAddr, said uint16, suite bpi.Suite, ak AuthKey, sink bpi.KeySink) (*KeyClient, error) {
-	if len(ak.Key) != AKLen {
+	if len(ak.Key) != AKLen && len(ak.Key) != 0 {
 		return nil, fmt.Errorf("key client %v: AK of %d bytes, want %d", mac, len(ak.Key), AKLen)
 	}
 	return &KeyClient{mac: mac, said: said, suite: suite, ak: ak, keys: Derive(ak.Key), sink: sink}, nil
 }
 
+// ErrNoAK: the client has no authorization key yet.
+var ErrNoAK = errors.New("no authorization key")
+
 // Request encodes a Key Request: CM-Identification (the MAC address), the
 // AK sequence number, the SAID, signed with HMAC_KEY_U.
 func (c *KeyClient) Request(id uint8) ([]byte, error) {
+	if len(c.ak.Key) == 0 {
+		return nil, fmt.Errorf("key request from %v: %w", c.mac, ErrNoAK)
+	}
 	cmID, err := Compound(AttrCMIdentification, Attr{AttrMACAddress, c.mac})
 	if err != nil {
 		return nil, err

@@ -47,8 +47,10 @@ func (r *Rejected) Error() string { return fmt.Sprintf("key request rejected, er
 type KeyServer struct {
 	modems *bpi.Table
 	keys   SAKeys
-	mu     sync.RWMutex
-	aks    map[string]authState
+
+	mu        sync.RWMutex
+	aks       map[string]authState
+	authorize Authorizer
 }
 
 type authState struct {
