@@ -191,14 +191,15 @@ func (t *Table) Subscribe(name string) *Subscription {
 
 // Close stops the subscription; later calls return ErrClosed.
 func (s *Subscription) Close() {
-	s.t.mu.Lock()
-	defer s.t.mu.Unlock()
+	// Lock order, as in Poll: the subscription, then the table.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
 	s.closed = true
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
 	subs := s.t.log.subs
 	for i, x := range subs {
 		if x == s {
@@ -206,7 +207,7 @@ func (s *Subscription) Close() {
 			break
 		}
 	}
-	close(s.wake)
+	close(s.wake) // after leaving subs: emit never sends on a closed channel
 }
 
 // Wake returns a channel that receives when events may be ready, for

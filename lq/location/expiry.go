@@ -25,6 +25,9 @@ func (t *Table) Expire(now time.Time) []Event {
 
 // NextExpiry returns the earliest expiry in the table, or the zero time
 // when the table is empty.
+//
+// The agent arms one timer at NextExpiry, calls Expire when it fires, and
+// re-arms when the timer fires or ExpiryEarlier receives.
 func (t *Table) NextExpiry() time.Time {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -33,6 +36,14 @@ func (t *Table) NextExpiry() time.Time {
 	}
 	return t.rec(t.heap[0]).expiry.time()
 }
+
+// ExpiryEarlier returns a channel that receives when a write has moved
+// NextExpiry earlier than it was (a new binding or a shortened lease
+// now expires first), so that an armed timer would fire late. Removals
+// only move NextExpiry later; the timer then fires early, Expire finds
+// nothing and the agent re-arms. It may also receive when nothing moved
+// earlier; re-arming is then a no-op.
+func (t *Table) ExpiryEarlier() <-chan struct{} { return t.earlier }
 
 func (t *Table) heapLess(i, j int) bool {
 	a, b := t.rec(t.heap[i]), t.rec(t.heap[j])
@@ -82,6 +93,10 @@ func (t *Table) heapUp(i int) {
 		}
 		t.heapSwap(i, parent)
 		i = parent
+	}
+	select { // a new head: NextExpiry moved earlier
+	case t.earlier <- struct{}{}:
+	default:
 	}
 }
 

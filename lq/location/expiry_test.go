@@ -82,3 +82,38 @@ func TestExpireHeapInvariant(t *testing.T) {
 		}
 	}
 }
+
+func TestExpiryEarlier(t *testing.T) {
+	tb := New(Config{})
+	earlier := func() bool {
+		select {
+		case <-tb.ExpiryEarlier():
+			return true
+		default:
+			return false
+		}
+	}
+	steps := []struct {
+		name   string
+		expiry int
+		ip     int
+		want   bool
+	}{
+		{"first binding", 600, 1, true},
+		{"later binding", 900, 2, false},
+		{"earlier binding", 300, 3, true},
+		{"renewal moving the head earlier", 100, 3, true},
+		{"renewal of a later one", 1200, 2, false},
+	}
+	for _, s := range steps {
+		b := sample(s.ip)
+		b.Expiry = at(s.expiry)
+		mustUpsert(t, tb, b, t0)
+		if got := earlier(); got != s.want {
+			t.Errorf("%s: ExpiryEarlier received %v, want %v", s.name, got, s.want)
+		}
+	}
+	if got := tb.NextExpiry(); !got.Equal(at(100)) {
+		t.Errorf("NextExpiry %v, want %v", got, at(100))
+	}
+}

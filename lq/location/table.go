@@ -65,7 +65,8 @@ type Table struct {
 	vendors pool
 	heap    []uint32 // min-heap by (expiry, IP)
 	seed    maphash.Seed
-	scratch []byte // packing buffer, under mu
+	scratch []byte        // packing buffer, under mu
+	earlier chan struct{} // see ExpiryEarlier; capacity 1
 
 	log   eventLog
 	stats counters
@@ -89,6 +90,7 @@ func New(cfg Config) *Table {
 		ports:   newPool(),
 		vendors: newPool(),
 		seed:    maphash.MakeSeed(),
+		earlier: make(chan struct{}, 1),
 	}
 }
 
