@@ -168,3 +168,27 @@ func TestNextWaitsAndCloses(t *testing.T) {
 	sub.Close()                      // idempotent
 	mustUpsert(t, tb, sample(2), t0) // writes go on without the subscriber
 }
+
+// TestCloseWhilePolling: Close and Poll take the subscription's and the
+// table's locks in the same order, so a consumer polling while another
+// goroutine closes neither deadlocks nor races (run with -race).
+func TestCloseWhilePolling(t *testing.T) {
+	tb := New(Config{})
+	sub := tb.Subscribe("api")
+	done := make(chan error)
+	go func() {
+		for {
+			if _, err := sub.Poll(0); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		mustUpsert(t, tb, sample(i), t0)
+	}
+	sub.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("Poll after Close: %v, want ErrClosed", err)
+	}
+}
