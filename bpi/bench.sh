@@ -1,15 +1,21 @@
 #!/bin/sh
 # bench.sh: DOCSIS BPI encryption throughput next to OpenSSL on the same
-# machine in the same run. For each suite and size the Go benchmark and
-# `openssl speed` run back to back, for several rounds; each column keeps
-# its best round, which is the least disturbed by other load on the host.
+# machine in the same run. For each suite and size the Go benchmarks and
+# `openssl speed` run back to back, for several rounds, and each figure
+# keeps its best round.
 #
-#   Go cipher: the bpi cipher alone on an N-byte region, like for like with
-#              `openssl speed -bytes N -evp <alg>`
-#   Go frame:  a whole downstream frame from an N-byte Ethernet frame: MAC
-#              header, privacy element, CRC-32 and encryption
+#   cipher: the bpi cipher alone on an N-byte region, like for like with
+#           `openssl speed -bytes N -evp <alg>`
+#   frame:  a whole downstream frame from an N-byte Ethernet frame: MAC
+#           header, privacy element, CRC-32 and encryption
 #
-# MB/s are 10^6 bytes/s on both sides. Usage: bpi/bench.sh [rounds]
+# Two bases, both in 10^6 bytes per second:
+#   cpu:  per second of the process's user CPU time. This is what openssl
+#         speed reports by default, and it stays comparable when other work
+#         shares the host.
+#   wall: per second of elapsed time (go test's MB/s, openssl -elapsed);
+#         only meaningful on an idle host.
+# Usage: bpi/bench.sh [rounds]
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -17,45 +23,51 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/bpi.test" ./bpi/
 
-# ossl alg size [provider args]: MB/s from openssl speed (k = 1000 bytes/s).
-# -elapsed: wall-clock time like go test; by default openssl speed counts
-# only its own CPU time, which flatters it when the host is busy.
+# ossl [-elapsed] alg size [provider args]: MB/s from openssl speed
+# (its figures are in k = 1000 bytes/s)
 ossl() {
+	el=""
+	if [ "$1" = -elapsed ]; then el=-elapsed; shift; fi
 	alg=$1 n=$2
 	shift 2
-	openssl speed -elapsed -seconds 1 -bytes "$n" -evp "$alg" "$@" 2>/dev/null |
+	openssl speed $el -seconds 1 -bytes "$n" -evp "$alg" "$@" 2>/dev/null |
 		awk '$1 ~ /CBC/ && $2 ~ /k$/ { sub(/k$/, "", $2); printf "%.1f\n", $2 / 1000 }'
 }
 
-# gob bench suite size: "MB/s allocs/op" of one Go benchmark
+# gob bench suite size: "wallMB/s cpuMB/s allocs/op" of one Go benchmark
 gob() {
 	"$tmp/bpi.test" -test.run '^$' -test.bench "^$1\$/^$2\$/^$3\$" -test.benchmem -test.benchtime 1s -test.cpu 1 |
-		awk '/^Benchmark/ { for (i = 1; i <= NF; i++) { if ($(i+1) == "MB/s") mb = $i; if ($(i+1) == "allocs/op") a = $i } }
-			END { print mb, a }'
+		awk '/^Benchmark/ { for (i = 1; i <= NF; i++) {
+				if ($(i+1) == "MB/s") w = $i; if ($(i+1) == "MB/cpu-s") c = $i; if ($(i+1) == "allocs/op") a = $i } }
+			END { print w, c, a }'
 }
 
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
 
-printf '%-12s %5s | %14s %14s %6s | %14s %6s | %s\n' suite bytes "Go cipher" "OpenSSL" ratio "Go frame" ratio "allocs/op"
+printf '%-11s %5s | %-34s | %-34s | %s\n' "" "" "cpu basis (MB per CPU-second)" "wall basis (MB/s, idle host only)" ""
+printf '%-11s %5s | %7s %7s %7s %5s %5s | %7s %7s %7s %5s %5s | %s\n' suite bytes \
+	cipher frame openssl c/o f/o cipher frame openssl c/o f/o allocs
 for suite in AES-128-CBC DES-56-CBC; do
 	case $suite in
 	AES-128-CBC) alg=aes-128-cbc prov="" ;;
 	*) alg=des-cbc prov="-provider legacy -provider default" ;;
 	esac
 	for n in 64 512 1500; do
-		c=0 f=0 o=0 r=0
+		cw=0 cc=0 fw=0 fc=0 oc=0 ow=0 r=0
 		while [ "$r" -lt "$rounds" ]; do
 			set -- $(gob BenchmarkCipherEncrypt "$suite" "$n")
-			c=$(max "$c" "$1") ca=$2
+			cw=$(max "$cw" "$1") cc=$(max "$cc" "$2") ca=$3
 			# shellcheck disable=SC2086 # prov is a word list
-			o=$(max "$o" "$(ossl "$alg" "$n" $prov)")
+			oc=$(max "$oc" "$(ossl "$alg" "$n" $prov)")
 			set -- $(gob BenchmarkDownstreamFrame "$suite" "$n")
-			f=$(max "$f" "$1") fa=$2
+			fw=$(max "$fw" "$1") fc=$(max "$fc" "$2") fa=$3
+			# shellcheck disable=SC2086
+			ow=$(max "$ow" "$(ossl -elapsed "$alg" "$n" $prov)")
 			r=$((r + 1))
 		done
-		awk -v s="$suite" -v n="$n" -v c="$c" -v o="$o" -v f="$f" -v a="$ca / $fa" 'BEGIN {
-			printf "%-12s %5d | %9.1f MB/s %9.1f MB/s %5.0f%% | %9.1f MB/s %5.0f%% | %s\n",
-				s, n, c, o, 100 * c / o, f, 100 * f / o, a }'
+		awk -v s="$suite" -v n="$n" -v cw="$cw" -v cc="$cc" -v fw="$fw" -v fc="$fc" -v oc="$oc" -v ow="$ow" -v a="$ca/$fa" 'BEGIN {
+			printf "%-11s %5d | %7.1f %7.1f %7.1f %4.0f%% %4.0f%% | %7.1f %7.1f %7.1f %4.0f%% %4.0f%% | %s\n",
+				s, n, cc, fc, oc, 100 * cc / oc, 100 * fc / oc, cw, fw, ow, 100 * cw / ow, 100 * fw / ow, a }'
 	done
 done
-echo "best of $rounds rounds; ratio = Go / OpenSSL; allocs/op: cipher / frame; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "best of $rounds rounds; c/o = Go cipher / OpenSSL, f/o = Go frame / OpenSSL; allocs/op: cipher/frame; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
