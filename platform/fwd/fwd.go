@@ -76,8 +76,8 @@ func New(cfg Config) (*Programmer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fwd: dial rtnetlink: %w", err)
 	}
-	// Error acknowledgements without the request echoed; room for a
-	// window of them.
+	// Error messages without the request echoed; room for a window of
+	// them.
 	_ = c.SetOption(netlink.CapAcknowledge, true)
 	if err := c.SetReadBuffer(4 << 20); err != nil {
 		c.Close()
@@ -180,13 +180,18 @@ func (p *Programmer) portIndex(cache map[string]int, name string) (int, error) {
 	return cache[name], nil
 }
 
-// exchange writes reqs in one go and reads one acknowledgement per request.
-// The kernel answers in order; sequence numbers tie errors to requests.
+// exchange writes reqs in one go. Only the last request asks for an
+// acknowledgement: the kernel answers a request without NLM_F_ACK only when
+// it fails, and handles the requests of one write in order, so once the
+// last one is answered every failure before it has been read. Sequence
+// numbers tie failures to requests.
 func (p *Programmer) exchange(reqs []request, bs []Binding, tolerateMissing bool) []Error {
 	msgs := make([]netlink.Message, len(reqs))
 	for i, r := range reqs {
 		msgs[i] = r.msg
+		msgs[i].Header.Flags &^= netlink.Acknowledge
 	}
+	msgs[len(msgs)-1].Header.Flags |= netlink.Acknowledge
 	sent, err := p.c.SendMessages(msgs)
 	if err != nil {
 		return failAll(reqs, bs, fmt.Errorf("send: %w", err))
@@ -195,10 +200,16 @@ func (p *Programmer) exchange(reqs []request, bs []Binding, tolerateMissing bool
 	for i, m := range sent {
 		bySeq[m.Header.Sequence] = i
 	}
+	last := sent[len(sent)-1].Header.Sequence
 	var errs []Error
-	for acked := 0; acked < len(sent); acked++ {
-		_, err := p.c.Receive()
+	for {
+		msgs, err := p.c.Receive()
 		if err == nil {
+			for _, m := range msgs {
+				if m.Header.Sequence == last {
+					return errs
+				}
+			}
 			continue
 		}
 		var oe *netlink.OpError
@@ -206,15 +217,16 @@ func (p *Programmer) exchange(reqs []request, bs []Binding, tolerateMissing bool
 		if errors.As(err, &oe) {
 			i, ok = bySeq[oe.Sequence]
 		}
-		if !ok { // a socket error: the rest of the window is lost
-			return append(errs, failAll(reqs[acked:], bs, err)...)
+		if !ok { // a socket error: the outcome of the window is unknown
+			return append(errs, failAll(reqs, bs, err)...)
 		}
-		if tolerateMissing && (errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)) {
-			continue
+		if !tolerateMissing || !(errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)) {
+			errs = append(errs, Error{Binding: bs[reqs[i].binding], Op: reqs[i].op, Err: oe.Err})
 		}
-		errs = append(errs, Error{Binding: bs[reqs[i].binding], Op: reqs[i].op, Err: oe.Err})
+		if oe.Sequence == last {
+			return errs
+		}
 	}
-	return errs
 }
 
 func failAll(reqs []request, bs []Binding, err error) []Error {
