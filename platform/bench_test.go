@@ -26,9 +26,9 @@ const helperBlastEnv = "LEASEGUARD_PLATFORM_HELPER_BLAST"
 // TestHelperBlast is the benchmarks' helper process, run until killed:
 // "udp DST" sends DHCP replies (a leasequery reply and an offer in turn)
 // to DST as fast as it can; "frames IFACE" writes client DHCPDISCOVER
-// frames on IFACE as fast as it can; "relay PORT GIADDR UPSTREAM SERVER"
-// is the platform's floor of a relay: each client message heard on PORT
-// gets giaddr and hops set and is sent from UPSTREAM:67 to SERVER:67.
+// frames on IFACE as fast as it can; "relay PORT GIADDR UPSTREAM SERVER
+// BATCH" is the platform's floor of a relay: each client message heard on
+// PORT gets giaddr and hops set and is sent from UPSTREAM:67 to SERVER:67.
 func TestHelperBlast(t *testing.T) {
 	spec := strings.Fields(os.Getenv(helperBlastEnv))
 	if len(spec) < 2 {
@@ -41,15 +41,19 @@ func TestHelperBlast(t *testing.T) {
 	case "frames":
 		blastFrames(spec[1])
 	case "relay":
-		fmt.Println(floorRelay(spec[1], netip.MustParseAddr(spec[2]), netip.MustParseAddr(spec[3]), netip.MustParseAddr(spec[4])))
+		var batch int
+		fmt.Sscan(spec[5], &batch)
+		fmt.Println(floorRelay(spec[1], netip.MustParseAddr(spec[2]), netip.MustParseAddr(spec[3]), netip.MustParseAddr(spec[4]), batch))
 	}
 	os.Exit(3)
 }
 
 // floorRelay forwards client messages upstream with no option 82 and no
-// state: what any relay built on this package must at least spend.
-func floorRelay(port string, gi, upstream, server netip.Addr) error {
-	p, err := OpenPort(PortConfig{Name: port, SourceIP: gi})
+// state: what any relay built on this package must at least spend. With
+// batch > 1 it reads up to batch frames per system call and sends what
+// they produced with one sendmmsg.
+func floorRelay(port string, gi, upstream, server netip.Addr, batch int) error {
+	p, err := OpenPort(PortConfig{Name: port, SourceIP: gi, Batch: batch})
 	if err != nil {
 		return err
 	}
@@ -57,16 +61,39 @@ func floorRelay(port string, gi, upstream, server netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	to := netip.AddrPortFrom(server, 67)
-	buf := make([]byte, 0, 1500)
-	g := gi.As4()
-	return p.Run(context.Background(), ClientHandlerFunc(func(_ PortConn, f ClientFrame) {
-		buf = append(buf[:0], f.Payload...)
-		buf[3]++
-		copy(buf[offGIAddr:], g[:])
-		u.Send(to, buf)
-	}))
+	f := &floorForwarder{up: u, to: netip.AddrPortFrom(server, 67), gi: gi.As4(), buf: make([]byte, 0, 1500)}
+	if batch <= 1 {
+		return p.Run(context.Background(), f)
+	}
+	if f.q, err = u.NewSendQueue(batch); err != nil {
+		return err
+	}
+	return p.Run(context.Background(), batchingForwarder{f})
 }
+
+type floorForwarder struct {
+	up  *Upstream
+	q   *SendQueue
+	to  netip.AddrPort
+	gi  [4]byte
+	buf []byte
+}
+
+func (f *floorForwarder) HandleClient(_ PortConn, c ClientFrame) {
+	f.buf = append(f.buf[:0], c.Payload...)
+	f.buf[3]++ // hops
+	copy(f.buf[offGIAddr:], f.gi[:])
+	if f.q != nil {
+		f.q.Send(f.to, f.buf)
+	} else {
+		f.up.Send(f.to, f.buf)
+	}
+}
+
+// batchingForwarder is floorForwarder flushing its queue after each batch.
+type batchingForwarder struct{ *floorForwarder }
+
+func (f batchingForwarder) EndBatch(PortConn) { f.q.Flush() }
 
 func blastUDP(dst netip.AddrPort) {
 	c, err := net.ListenUDP("udp4", nil)
@@ -163,38 +190,75 @@ func BenchmarkUpstreamReceiveDemux(b *testing.B) {
 }
 
 func BenchmarkUpstreamSend(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkUpstreamSend(b, batch) })
+	}
+}
+
+// benchmarkUpstreamSend sends leasequeries to a server socket that never
+// reads (the kernel drops what overflows it); batch > 1 uses a SendQueue.
+func benchmarkUpstreamSend(b *testing.B, batch int) {
 	r, s := upstreamLab(b)
 	u := listenUpstream(b, r, UpstreamConfig{Addr: giaddr})
-	var sink net.PacketConn // bound so that no ICMP unreachable comes back; never read
+	var sink net.PacketConn // bound so that no ICMP unreachable comes back
 	inNS(b, s, func() (err error) { sink, err = net.ListenPacket("udp4", serverIP.String()+":67"); return err })
 	defer sink.Close()
 	q := leasequery(1, netip.MustParseAddr("198.51.100.10"))
 	to := netip.AddrPortFrom(serverIP, 67)
-	m := startCPU(b)
-	for range b.N {
-		if err := u.Send(to, q); err != nil {
+	var send func(netip.AddrPort, []byte) error = u.Send
+	flush := func() error { return nil }
+	if batch > 1 {
+		sq, err := u.NewSendQueue(batch)
+		if err != nil {
 			b.Fatal(err)
 		}
+		send, flush = sq.Send, sq.Flush
+	}
+	m := startCPU(b)
+	for i := range b.N {
+		if err := send(to, q); err != nil {
+			b.Fatal(err)
+		}
+		if i%batch == batch-1 {
+			if err := flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		b.Fatal(err)
 	}
 	m.report(b)
 }
 
 func BenchmarkPortReceive(b *testing.B) {
-	l := lab.New(b)
-	r, c := l.NS("relay"), l.NS("client")
-	veth(b, l, r, "p0", c, "eth0")
-	p := openPort(b, r, PortConfig{Name: "p0", SourceIP: relayIP, ReadBuffer: 1 << 20})
-	tick, done := countTo(b.N)
-	startBlaster(b, c, "frames eth0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	m := startCPU(b)
-	go p.Run(ctx, ClientHandlerFunc(func(PortConn, ClientFrame) { tick() }))
-	<-done
-	m.report(b)
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			l := lab.New(b)
+			r, c := l.NS("relay"), l.NS("client")
+			veth(b, l, r, "p0", c, "eth0")
+			p := openPort(b, r, PortConfig{Name: "p0", SourceIP: relayIP, ReadBuffer: 1 << 20, Batch: batch})
+			tick, done := countTo(b.N)
+			startBlaster(b, c, "frames eth0")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			m := startCPU(b)
+			go p.Run(ctx, ClientHandlerFunc(func(PortConn, ClientFrame) { tick() }))
+			<-done
+			m.report(b)
+		})
+	}
 }
 
 func BenchmarkPortSend(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkPortSend(b, batch) })
+	}
+}
+
+// benchmarkPortSend writes unicast DHCPOFFER frames to a client link
+// nobody reads; batch > 1 uses a PortSendQueue.
+func benchmarkPortSend(b *testing.B, batch int) {
 	l := lab.New(b)
 	r, c := l.NS("relay"), l.NS("client")
 	veth(b, l, r, "p0", c, "eth0")
@@ -202,11 +266,25 @@ func BenchmarkPortSend(b *testing.B) {
 	cm := macOf(b, c, "eth0")
 	offer := msg{op: 2, htype: 1, hlen: 6, chaddr: cm[:], yiaddr: netip.MustParseAddr("192.0.2.50"), options: typeOpt(lq.Offer)}.bytes()
 	dst, _ := ReplyDestination(offer)
+	var send func(Destination, []byte) error = p.Send
+	flush := func() error { return nil }
+	if batch > 1 {
+		q := p.NewSendQueue(batch)
+		send, flush = q.Send, q.Flush
+	}
 	m := startCPU(b)
-	for range b.N {
-		if err := p.Send(dst, offer); err != nil {
+	for i := range b.N {
+		if err := send(dst, offer); err != nil {
 			b.Fatal(err)
 		}
+		if i%batch == batch-1 {
+			if err := flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		b.Fatal(err)
 	}
 	m.report(b)
 }
@@ -226,12 +304,13 @@ func procCPU(b *testing.B, pid int) (user, sys time.Duration) {
 }
 
 // BenchmarkRelayPath compares, on the same traffic, ISC dhcrelay
-// (daemonized, no option 82) with floorRelay built on this package:
+// (daemonized, no option 82) with floorRelay built on this package, one
+// system call per packet and batched:
 // client DHCPDISCOVER frames blasted on the client link, relayed upstream
 // to a counting sink. pps is what reached the sink; relay-cpu-µs/pkt is the
 // relay process's CPU time per relayed packet.
 func BenchmarkRelayPath(b *testing.B) {
-	for _, impl := range []string{"dhcrelay", "platform"} {
+	for _, impl := range []string{"dhcrelay", "platform", "platform-batch32"} {
 		b.Run(impl, func(b *testing.B) { benchmarkRelayPath(b, impl) })
 	}
 }
@@ -266,7 +345,9 @@ func benchmarkRelayPath(b *testing.B, impl string) {
 		pidFile = l.Dir() + "/dhcrelay.pid"
 		r.MustExec("dhcrelay", "-4", "-q", "-pf", pidFile, "-id", "p0", "-iu", "up0", serverIP.String())
 	case "platform":
-		pid = startBlaster(b, r, fmt.Sprintf("relay p0 192.0.2.1 %v %v", giaddr, serverIP)).Pid()
+		pid = startBlaster(b, r, fmt.Sprintf("relay p0 192.0.2.1 %v %v 1", giaddr, serverIP)).Pid()
+	case "platform-batch32":
+		pid = startBlaster(b, r, fmt.Sprintf("relay p0 192.0.2.1 %v %v 32", giaddr, serverIP)).Pid()
 	}
 	startBlaster(b, c, "frames eth0")
 	select {
