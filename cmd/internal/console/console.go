@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,7 +170,7 @@ func (c *Console) runHandler(ctx context.Context, h Handler, args Args, out io.W
 	defer func() {
 		if p := recover(); p != nil {
 			c.count.panics.Add(1)
-			c.log.Error("console command panicked", "command", args.Command(), "panic", p)
+			c.log.Error("console command panicked", "command", args.Command(), "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("internal error in %q (logged)", args.Command())
 		}
 		if err != nil && ctx.Err() == nil { // not an error: a command stopped by the operator
