@@ -1,0 +1,124 @@
+package relay
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Reason says why the relay did not pass a message on. Every reason is
+// counted (Stats.Dropped).
+type Reason uint8
+
+const (
+	// Malformed: not a well-formed BOOTP/DHCP message.
+	Malformed Reason = iota + 1
+	// WrongOp: a BOOTREPLY heard from a client, or a BOOTREQUEST handed
+	// in as a server reply.
+	WrongOp
+	// MessageType: a type the direction does not carry, such as a
+	// DHCPLEASEQUERY from a subscriber or a DHCPDISCOVER from a server.
+	MessageType
+	// LeasequeryReply: a DHCPLEASEUNASSIGNED, DHCPLEASEUNKNOWN or
+	// DHCPLEASEACTIVE reached the relay's reply path; it is never
+	// forwarded to a subscriber (the demultiplexer should not have sent it).
+	LeasequeryReply
+	// HopLimit: the incremented hop count would exceed Config.MaxHops.
+	HopLimit
+	// ClientGIAddr: a client message with giaddr set on an untrusted port.
+	ClientGIAddr
+	// ClientOption82: a client message carrying option 82 on an untrusted
+	// port, or on a trusted port whose policy is drop.
+	ClientOption82
+	// NoRoom: adding option 82 would exceed Config.MaxLen.
+	NoRoom
+	// UnknownCircuit: a reply whose option 82 names no circuit of ours
+	// and answers no request remembered as relayed without it.
+	UnknownCircuit
+	// ForeignRelayID: a reply with one of our circuit-ids but without our
+	// relay-id: another card's circuit of the same name.
+	ForeignRelayID
+	// WrongGIAddr: a reply whose giaddr is not the one the relay wrote
+	// for the port its option 82 names.
+	WrongGIAddr
+	// UnknownPort: a client message from an interface that is not a port.
+	UnknownPort
+	// LeftToKernel: with RouteRenewals, a client's unicast to a server is
+	// the kernel's to forward. Not a fault; counted for the operator.
+	LeftToKernel
+
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	Malformed: "malformed", WrongOp: "wrong op", MessageType: "message type",
+	LeasequeryReply: "leasequery reply", HopLimit: "hop limit", ClientGIAddr: "client giaddr",
+	ClientOption82: "client option 82", NoRoom: "no room for option 82",
+	UnknownCircuit: "unknown circuit", ForeignRelayID: "foreign relay-id",
+	WrongGIAddr: "wrong giaddr", UnknownPort: "unknown port", LeftToKernel: "left to kernel",
+}
+
+func (r Reason) String() string {
+	if r > 0 && r < numReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", uint8(r))
+}
+
+// Stats are the relay's counters.
+type Stats struct {
+	FromClients uint64 // client messages handed to the relay
+	ToServers   uint64 // client messages relayed (once, whatever the number of servers)
+	FromServers uint64 // server replies handed to the relay
+	ToClients   uint64 // replies relayed to a client
+	// Replaced and Kept count client option 82 handled by a trusted
+	// port's policy.
+	Replaced, Kept uint64
+	// Binds and Unbinds count the gleaning decisions: DHCPACKs relayed,
+	// and DHCPNAK, DHCPRELEASE and DHCPDECLINE seen.
+	Binds, Unbinds uint64
+	Dropped        map[Reason]uint64 // only reasons that occurred
+	Ports          []PortStats       // in configuration order
+}
+
+// PortStats are one port's counters.
+type PortStats struct {
+	Name                          string
+	ToServers, ToClients, Dropped uint64
+}
+
+// counters are the live atomics behind Stats.
+type counters struct {
+	fromClients, toServers, fromServers, toClients atomic.Uint64
+	replaced, kept, binds, unbinds                 atomic.Uint64
+	dropped                                        [numReasons]atomic.Uint64
+	ports                                          []portCounters
+}
+
+type portCounters struct {
+	toServers, toClients, dropped atomic.Uint64
+}
+
+// Stats returns the counters so far.
+func (r *Relay) Stats() Stats {
+	c := &r.c
+	s := Stats{
+		FromClients: c.fromClients.Load(), ToServers: c.toServers.Load(),
+		FromServers: c.fromServers.Load(), ToClients: c.toClients.Load(),
+		Replaced: c.replaced.Load(), Kept: c.kept.Load(),
+		Binds: c.binds.Load(), Unbinds: c.unbinds.Load(),
+		Dropped: map[Reason]uint64{},
+	}
+	for i := range c.dropped {
+		if n := c.dropped[i].Load(); n > 0 {
+			s.Dropped[Reason(i)] = n
+		}
+	}
+	for i := range c.ports {
+		pc := &c.ports[i]
+		s.Ports = append(s.Ports, PortStats{
+			Name: r.ports.ports[i].Name, ToServers: pc.toServers.Load(),
+			ToClients: pc.toClients.Load(), Dropped: pc.dropped.Load(),
+		})
+	}
+	return s
+}
