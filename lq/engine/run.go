@@ -29,7 +29,8 @@ type RunnerConfig struct {
 	Logger *slog.Logger
 	// OnResult, when set, is called with every result the engine decides,
 	// updates included (the location table takes them), from Run's
-	// goroutine. Cache hits are not results: nothing new was learned.
+	// goroutine, before any Query waiting for it returns. Cache hits are
+	// not results: nothing new was learned.
 	OnResult func(Result)
 }
 
@@ -131,13 +132,14 @@ func (r *Runner) step() time.Time {
 			r.countSendError(tx, err)
 		}
 	}
-	for _, d := range deliveries {
-		d.ch <- *d.res // buffered for exactly this one result
-	}
+	// OnResult first: when Query returns, the location table has the result.
 	if r.cfg.OnResult != nil {
 		for _, res := range r.results {
 			r.cfg.OnResult(res)
 		}
+	}
+	for _, d := range deliveries {
+		d.ch <- *d.res // buffered for exactly this one result
 	}
 	return next
 }

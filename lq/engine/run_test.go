@@ -167,6 +167,8 @@ func TestRunnerConcurrentQueries(t *testing.T) {
 		}
 		wg.Wait()
 		st := r.Stats()
+		mu.Lock()
+		defer mu.Unlock()
 		if st.Sent > 40 || st.Merged+st.CacheHits != 40 || len(seen) != 20 {
 			t.Errorf("%d sent, %d merged, %d cache hits, %d results; want <= 40 sent and 20 results for 20 addresses",
 				st.Sent, st.Merged, st.CacheHits, len(seen))
