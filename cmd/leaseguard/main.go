@@ -34,6 +34,7 @@ type subcommand struct {
 
 func subcommands() []subcommand {
 	return []subcommand{
+		{"query", "ask DHCP servers where an address, MAC or client lives (RFC 4388)", runQuery},
 		{"version", "print the version", runVersion},
 		{"board", "list, detect and prepare line-card profiles; the image's init", runBoard},
 	}
@@ -68,9 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func exitCode(err error, name string, stderr io.Writer) int {
 	var ue usageError
+	var se silentError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &se):
+		return 1
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "leaseguard %s: %s\n", name, ue.msg)
 		return 2

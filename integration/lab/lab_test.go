@@ -47,3 +47,20 @@ func TestDHCPDStartsAndCleansUp(t *testing.T) {
 		t.Fatal("dhcpd still running after Stop")
 	}
 }
+
+func TestSwitchJoinsSeveralNamespaces(t *testing.T) {
+	l := New(t)
+	sw := l.Switch("lan")
+	var hosts []*NS
+	for i, name := range []string{"h1", "h2", "h3"} {
+		h := l.NS(name)
+		sw.Attach(h, "eth0")
+		h.Addr("eth0", "198.51.100."+string(rune('1'+i))+"/24")
+		hosts = append(hosts, h)
+	}
+	for _, dst := range []string{"198.51.100.2", "198.51.100.3"} {
+		if out, err := hosts[0].Exec("ping", "-c1", "-W2", dst); err != nil {
+			t.Errorf("ping %s across the switch: %v\n%s", dst, err, out)
+		}
+	}
+}
