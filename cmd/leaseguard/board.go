@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/leaseguard/leaseguard/board"
@@ -178,25 +176,36 @@ func boardInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintln(stdout, r.ReadyLine())
+	agent := findSubcommand("agent")
+	if agent == nil {
+		fmt.Fprintf(stdout, "leaseguard: board %s: no agent in this build; idle\n", p.Name)
+	}
 	if cmdline, err := os.ReadFile("/proc/cmdline"); err == nil {
 		if v, _ := board.KernelArg(string(cmdline), "leaseguard.shell"); v == "1" {
 			go consoleShell(ctx, log)
 		}
 	}
-	for _, c := range subcommands() {
-		if c.name == "agent" {
-			return c.run(ctx, []string{"--config", *config, "--board", p.Name}, stdout, stderr)
-		}
+	if agent != nil {
+		return agent.run(ctx, []string{"--config", *config, "--board", p.Name}, stdout, stderr)
 	}
-	fmt.Fprintf(stdout, "leaseguard: board %s: no agent in this build; idle\n", p.Name)
 	<-ctx.Done()
 	return ctx.Err()
 }
 
-// consoleShell runs u-root's shell on the console until it exits.
+// findSubcommand returns the subcommand called name, or nil when this
+// build has none.
+func findSubcommand(name string) *subcommand {
+	for _, c := range subcommands() {
+		if c.name == name {
+			return &c
+		}
+	}
+	return nil
+}
+
+// consoleShell runs a line-at-a-time shell on the console (each line by
+// u-root's gosh) until ctx ends.
 func consoleShell(ctx context.Context, log *slog.Logger) {
-	sh := exec.CommandContext(ctx, "/bin/defaultsh")
-	sh.Stdin, sh.Stdout, sh.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := sh.Run()
-	log.Info("console shell exited", "err", err, "args", strings.Join(sh.Args, " "))
+	err := board.ConsoleShell(ctx, os.Stdin, os.Stdout, "/bin/defaultsh")
+	log.Info("console shell ended", "err", err)
 }
