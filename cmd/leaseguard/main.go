@@ -37,6 +37,7 @@ func subcommands() []subcommand {
 		{"query", "ask DHCP servers where an address, MAC or client lives (RFC 4388)", runQuery},
 		{"version", "print the version", runVersion},
 		{"board", "list, detect and prepare line-card profiles; the image's init", runBoard},
+		{"agent", "run the line-card agent: relay, gleaning, leasequery (--config FILE)", runAgent},
 	}
 }
 

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/leaseguard/leaseguard/cmd/internal/agent"
+	"github.com/leaseguard/leaseguard/cmd/internal/config"
+)
+
+// runAgent is `leaseguard agent --config FILE`: the line card's
+// long-running process, until SIGTERM or SIGINT (a clean stop, exit 0).
+// A configuration it cannot run is a usage error (exit 2) naming the field.
+func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "/etc/leaseguard/agent.json", "agent configuration (JSON)")
+	boardName := fs.String("board", "", "line-card profile the card was prepared with (set by `board init`)")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	data, err := os.ReadFile(*path)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return usagef("%s: %v", *path, err)
+	}
+	logs := agent.NewLoggers(stderr, cfg.Log)
+	a, err := agent.New(cfg, agent.Options{Logs: logs})
+	var ce *agent.ConfigError
+	if errors.As(err, &ce) {
+		return usagef("%s: %v", *path, err)
+	}
+	if err != nil {
+		return err
+	}
+	logs.For("agent").Info("agent starting", "config", *path, "board", *boardName, "version", version)
+	if err := a.Open(); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	return a.Run(ctx)
+}
