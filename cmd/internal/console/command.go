@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // errOutputClosed is what a handler's writes return once its output is no
@@ -13,6 +14,9 @@ var errOutputClosed = errors.New("console output closed")
 const (
 	outChunk = 4096 // bytes per chunk of command output
 	outQueue = 16   // chunks in flight between a handler and its session
+	// abandonAfter is how long a command stopped by the operator may take
+	// to return before the prompt comes back without it.
+	abandonAfter = 3 * time.Second
 )
 
 // command is a handler running for a session.
@@ -24,6 +28,8 @@ type command struct {
 	err      error
 	rest     []byte // output not yet shown: the rest of a chunk at --More--
 	quit     bool   // the operator stopped the output
+	stopped  time.Time
+	abandonC <-chan time.Time
 }
 
 func (c *command) drained() bool {
@@ -120,9 +126,37 @@ func (s *session) interruptCommand() {
 }
 
 func (s *session) quitOutput() {
-	s.cmd.quit = true
+	if !s.cmd.quit {
+		s.cmd.quit, s.cmd.stopped = true, s.c.clock.Now()
+	}
 	s.cmd.rest = nil
 	s.cmd.cancel()
+}
+
+// abandonTimer runs once a command has been stopped and has not returned.
+func (s *session) abandonTimer() <-chan time.Time {
+	if s.cmd == nil || !s.cmd.quit || s.cmd.finished {
+		return nil
+	}
+	if s.cmd.abandonC == nil {
+		s.cmd.abandonC = s.c.clock.At(s.cmd.stopped.Add(abandonAfter))
+	}
+	return s.cmd.abandonC
+}
+
+// abandon gives the prompt back although a stopped command has not
+// returned: a handler ignoring its context must not hold the console. Its
+// writes fail; its goroutine ends whenever it returns.
+func (s *session) abandon() {
+	s.c.count.abandoned.Add(1)
+	s.c.log.Warn("console command ignored its cancellation; abandoned")
+	s.cmd.finished = true
+	s.cmd.err = errors.New("the command did not stop; it is left running in the background")
+	s.cmd.quit = false // show that error
+	s.cmd.rest = nil
+	for len(s.cmd.out) > 0 {
+		<-s.cmd.out
+	}
 }
 
 // finishCommand shows the command's error, if any, and the prompt again.

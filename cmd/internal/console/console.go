@@ -253,12 +253,14 @@ type Counters struct {
 	IdleLogouts   uint64
 	TracesDropped uint64
 	PortErrors    uint64 // Serve calls ended by a failed port (read error, disconnect, stall)
+	Abandoned     uint64 // commands that did not return when stopped, left running
 	Watching      int    // sessions logged in now
 }
 
 type counters struct {
 	sessions, commands, inputErrors, commandErrors, panics          atomic.Uint64
 	loginFailures, lockouts, idleLogouts, tracesDropped, portErrors atomic.Uint64
+	abandoned                                                       atomic.Uint64
 }
 
 // Counters returns a snapshot; safe at any time.
@@ -273,6 +275,7 @@ func (c *Console) Counters() Counters {
 		Panics: k.panics.Load(), LoginFailures: k.loginFailures.Load(),
 		Lockouts: k.lockouts.Load(), IdleLogouts: k.idleLogouts.Load(),
 		TracesDropped: k.tracesDropped.Load(), PortErrors: k.portErrors.Load(),
-		Watching: watching,
+		Abandoned: k.abandoned.Load(),
+		Watching:  watching,
 	}
 }

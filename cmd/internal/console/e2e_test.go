@@ -25,7 +25,7 @@ func TestSupervisedSerialConsole(t *testing.T) {
 	master, slave := openPty(t)
 	defer slave.Close() // with no slave open, reads on the master fail
 	path := slave.Name()
-	p := &ptyConsole{t: t, master: master, poke: make(chan struct{}, 1), rec: &calls{}}
+	p := &ptyConsole{t: t, master: master, poke: make(chan struct{}, 1), rec: newCalls()}
 	go p.readLoop()
 	con, err := New(Config{}, fakeTree(p.rec, fakeSetup{}))
 	if err != nil {

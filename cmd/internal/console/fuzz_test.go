@@ -96,7 +96,7 @@ func runFuzzConsole(t *testing.T, mode byte, data []byte, hash string) {
 	}
 	clock := newFakeClock()
 	cfg.Clock = clock
-	rec := &calls{}
+	rec := newCalls()
 	con, err := New(cfg, fakeTree(rec, fakeSetup{bindings: 30}))
 	if err != nil {
 		t.Fatal(err)
@@ -127,11 +127,7 @@ func runFuzzConsole(t *testing.T, mode byte, data []byte, hash string) {
 	case <-time.After(failAfter):
 		t.Fatalf("Serve did not return after the input ended (deadlock)")
 	}
-	done := make(chan struct{})
-	go func() { rec.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(failAfter):
+	if !rec.idle() {
 		t.Fatalf("handlers still running after Serve returned")
 	}
 	out.mu.Lock()
@@ -145,7 +141,7 @@ func FuzzResolve(f *testing.F) {
 	for _, s := range []string{"sh bi", "sh bi 10.0.0.1 ", "s", "le cl 01:", "deb r o", "te l 0", "show bindings ip ", "\t?"} {
 		f.Add(s)
 	}
-	rec := &calls{}
+	rec := newCalls()
 	con, err := New(Config{}, fakeTree(rec, fakeSetup{}))
 	if err != nil {
 		f.Fatal(err)

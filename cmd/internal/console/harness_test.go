@@ -63,7 +63,7 @@ func openPty(t *testing.T) (master, slave *os.File) {
 func startPty(t *testing.T, cfg Config, setup fakeSetup) *ptyConsole {
 	t.Helper()
 	master, slave := openPty(t)
-	p := &ptyConsole{t: t, master: master, slave: slave, rec: &calls{},
+	p := &ptyConsole{t: t, master: master, slave: slave, rec: newCalls(),
 		served: make(chan error, 1), poke: make(chan struct{}, 1)}
 	if cfg.Clock == nil {
 		p.clock = newFakeClock()
@@ -108,11 +108,7 @@ func (p *ptyConsole) stop() {
 	}
 	p.slave.Close()
 	p.master.Close()
-	done := make(chan struct{})
-	go func() { p.rec.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(failAfter):
+	if !p.rec.idle() {
 		p.t.Error("handlers still running after Serve returned")
 	}
 }

@@ -11,11 +11,50 @@ import (
 	"time"
 )
 
-// calls records the commands the fake set ran, as "words name=value...".
+// calls records the commands the fake set ran, as "words name=value...",
+// and how many handlers are running.
 type calls struct {
-	mu   sync.Mutex
-	list []string
-	wg   sync.WaitGroup // running handlers
+	mu      sync.Mutex
+	list    []string
+	running int
+	poke    chan struct{} // a handler returned
+}
+
+func newCalls() *calls { return &calls{poke: make(chan struct{}, 1)} }
+
+// begin counts a handler running, until the function it returns is called.
+func (c *calls) begin() func() {
+	c.mu.Lock()
+	c.running++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.running--
+		c.mu.Unlock()
+		select {
+		case c.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// idle reports whether every handler has returned, waiting up to
+// failAfter for it.
+func (c *calls) idle() bool {
+	deadline := time.After(failAfter)
+	for {
+		c.mu.Lock()
+		n := c.running
+		c.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-c.poke:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 func (c *calls) add(a Args) {
@@ -39,20 +78,21 @@ func (c *calls) all() []string {
 type fakeSetup struct {
 	bindings int           // lines `show bindings` prints
 	started  chan struct{} // `show slow` signals it started, if set
+	release  chan struct{} // `show stuck` ignores its context until this closes
 }
 
 // fakeTree is the command set the lead will register (show, leasequery,
 // clear, debug), with handlers that record their arguments and print
 // something, plus commands only tests need: set (to make "s" ambiguous),
-// show slow (waits for Ctrl-C), show flood (endless output), crash (panics).
+// show slow (waits for Ctrl-C), show stuck (ignores it), show flood
+// (endless output), crash (panics).
 func fakeTree(rec *calls, setup fakeSetup) *Tree {
 	if setup.bindings == 0 {
 		setup.bindings = 50
 	}
 	say := func(text string) Handler {
 		return func(ctx context.Context, a Args, out io.Writer) error {
-			rec.wg.Add(1)
-			defer rec.wg.Done()
+			defer rec.begin()()
 			rec.add(a)
 			_, err := io.WriteString(out, text)
 			return err
@@ -61,8 +101,7 @@ func fakeTree(rec *calls, setup fakeSetup) *Tree {
 	t := NewTree()
 	show := t.Word("show", "Show state")
 	bindings := func(ctx context.Context, a Args, out io.Writer) error {
-		rec.wg.Add(1)
-		defer rec.wg.Done()
+		defer rec.begin()()
 		rec.add(a)
 		for i := 1; i <= setup.bindings; i++ {
 			if _, err := fmt.Fprintf(out, "binding %d 10.0.0.%d\n", i, i); err != nil {
@@ -81,8 +120,7 @@ func fakeTree(rec *calls, setup fakeSetup) *Tree {
 		show.Word(w, "Show "+w).Handle(say(w + " output\n"))
 	}
 	show.Word("slow", "Wait until interrupted").Handle(func(ctx context.Context, a Args, out io.Writer) error {
-		rec.wg.Add(1)
-		defer rec.wg.Done()
+		defer rec.begin()()
 		rec.add(a)
 		if setup.started != nil {
 			close(setup.started)
@@ -90,9 +128,16 @@ func fakeTree(rec *calls, setup fakeSetup) *Tree {
 		<-ctx.Done()
 		return ctx.Err()
 	})
+	if setup.release != nil {
+		show.Word("stuck", "Ignore Ctrl-C").Handle(func(ctx context.Context, a Args, out io.Writer) error {
+			defer rec.begin()()
+			rec.add(a)
+			<-setup.release
+			return nil
+		})
+	}
 	show.Word("flood", "Endless output").Handle(func(ctx context.Context, a Args, out io.Writer) error {
-		rec.wg.Add(1)
-		defer rec.wg.Done()
+		defer rec.begin()()
 		line := []byte(strings.Repeat("x", 70) + "\n")
 		for {
 			if _, err := out.Write(line); err != nil {

@@ -13,7 +13,7 @@ import (
 
 func newFakeConsole(t *testing.T, cfg Config, setup fakeSetup) (*Console, *calls) {
 	t.Helper()
-	rec := &calls{}
+	rec := newCalls()
 	con, err := New(cfg, fakeTree(rec, setup))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				got = "error@" + strconv.Itoa(err.pos) + " " + err.msg
 			} else {
-				rec := &calls{}
+				rec := newCalls()
 				rec.add(args)
 				got = rec.list[0]
 				if !node.runnable() {

@@ -345,7 +345,9 @@ func TestCtrlCStopsACommand(t *testing.T) {
 	<-started
 	p.send("\x03")
 	p.expect("^C\r\n" + prompt)
-	p.rec.wg.Wait()
+	if !p.rec.idle() {
+		t.Error("the stopped command is still running")
+	}
 	if got := p.con.Counters().CommandErrors; got != 0 {
 		t.Errorf("an interrupted command counted as %d errors", got)
 	}
@@ -368,7 +370,9 @@ func TestDisconnectEndsTheSession(t *testing.T) {
 	if err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("Serve = %v, want the read error", err)
 	}
-	p.rec.wg.Wait() // the running command was cancelled
+	if !p.rec.idle() {
+		t.Error("the running command was not cancelled")
+	}
 	if c := p.con.Counters(); c.PortErrors != 1 || c.Watching != 0 {
 		t.Errorf("counters %+v, want 1 port error and no one watching", c)
 	}
@@ -380,7 +384,7 @@ func TestStalledTerminalReleasesHandlers(t *testing.T) {
 	master, slave := openPty(t)
 	defer master.Close()
 	defer slave.Close()
-	rec := &calls{}
+	rec := newCalls()
 	con, err := New(Config{TerminalLength: -1, WriteTimeout: 200 * time.Millisecond}, fakeTree(rec, fakeSetup{}))
 	if err != nil {
 		t.Fatal(err)
@@ -396,5 +400,28 @@ func TestStalledTerminalReleasesHandlers(t *testing.T) {
 	if !errors.Is(err, ErrStalled) {
 		t.Errorf("Serve = %v, want ErrStalled", err)
 	}
-	rec.wg.Wait()
+	if !rec.idle() {
+		t.Error("the handler writing to the stalled terminal was not released")
+	}
+}
+
+// A command that ignores Ctrl-C does not keep the console: the prompt
+// comes back after a grace period, in virtual time.
+func TestStuckCommandIsAbandoned(t *testing.T) {
+	release := make(chan struct{})
+	p := startPty(t, Config{}, fakeSetup{release: release})
+	defer close(release)
+	p.login("")
+	p.send("show stuck\r")
+	p.expect("show stuck\r\n")
+	p.send("\x03")
+	p.expect("^C\r\n")
+	p.clock.Advance(abandonAfter)
+	p.expect("% the command did not stop; it is left running in the background\r\n" + prompt)
+	if got := p.run("show ports"); got != "ports output\r\n" {
+		t.Errorf("after abandoning, show ports wrote %q", got)
+	}
+	if got := p.con.Counters().Abandoned; got != 1 {
+		t.Errorf("%d commands abandoned, want 1", got)
+	}
 }

@@ -163,6 +163,8 @@ func (s *session) wait() error {
 		s.page(chunk)
 	case err := <-done:
 		s.cmd.finished, s.cmd.err = true, err
+	case <-s.abandonTimer():
+		s.abandon()
 	}
 	return nil
 }
