@@ -115,7 +115,7 @@ func countListElements(b []byte) (int, error) {
 					n++
 				}
 			}
-			return nil
+			return nad.Err()
 		})
 	}
 	if err := ad.Err(); err != nil {
