@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	tarm "github.com/tarm/serial"
@@ -25,7 +26,8 @@ type Opener func(dev string, baud int) (io.ReadWriteCloser, error)
 
 var _ Opener = Open
 
-// Open opens dev (a path such as /dev/ttyS1) at baud, 8N1, in raw mode.
+// Open opens dev at baud, 8N1, in raw mode. dev is a path (/dev/ttyS1) or
+// a name under /dev (ttyS1, as board profiles give it).
 //
 // tarm/serial sets the line parameters, but its file is switched to
 // blocking mode (it calls Fd), so closing it does not wake a goroutine
@@ -34,6 +36,9 @@ var _ Opener = Open
 // runtime poller, and closes tarm's descriptor: termios settings belong to
 // the tty, not to a descriptor, and survive since the tty stays open.
 func Open(dev string, baud int) (io.ReadWriteCloser, error) {
+	if !filepath.IsAbs(dev) {
+		dev = filepath.Join("/dev", dev)
+	}
 	configured, err := tarm.OpenPort(&tarm.Config{Name: dev, Baud: baud})
 	if err != nil {
 		return nil, fmt.Errorf("serial %s at %d baud: %w", dev, baud, err)

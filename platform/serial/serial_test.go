@@ -64,6 +64,16 @@ func TestOpenConfiguresRawTty(t *testing.T) {
 	}
 }
 
+// Board profiles name devices without /dev.
+func TestOpenNameUnderDev(t *testing.T) {
+	_, path := openPty(t)
+	port, err := Open(strings.TrimPrefix(path, "/dev/"), 9600)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", strings.TrimPrefix(path, "/dev/"), err)
+	}
+	port.Close()
+}
+
 func TestMakeRawOnCookedTty(t *testing.T) {
 	_, s, err := pty.Open()
 	if err != nil {

@@ -18,11 +18,11 @@
 //	b := show.Word("bindings", "Bindings in the location table").Handle(showBindings)
 //	b.Word("ip", "The binding of an address").Arg("addr", console.IPv4Addr, "IPv4 address").Handle(showBindings)
 //	t.Word("debug", "Debug traces").
-//		Choice("what", console.Keyword{"relay", "DHCP relay"}, console.Keyword{"lq", "Leasequery"}).
-//		Choice("state", console.Keyword{"on", "Start"}, console.Keyword{"off", "Stop"}).
+//		Choice("what", console.Keyword{Name: "relay", Help: "DHCP relay"}, console.Keyword{Name: "lq", Help: "Leasequery"}).
+//		Choice("state", console.Keyword{Name: "on", Help: "Start"}, console.Keyword{Name: "off", Help: "Stop"}).
 //		Handle(setDebug)
 //	con, err := console.New(console.Config{PasswordHash: cfg.Console.PasswordHash}, t)
-//	sup := &serial.Supervisor{Device: "/dev/ttyS1", Baud: 115200, Serve: con.Serve}
+//	sup := &serial.Supervisor{Device: profile.CLI.Device, Baud: profile.CLI.Baud, Serve: con.Serve}
 //	go sup.Run(ctx)
 //	con.Tracef("relay: DISCOVER from %s on %s", mac, port)
 //
