@@ -55,7 +55,10 @@ func answer(tx Transmit, typ lq.MessageType) lq.Reply {
 		r.CIAddr = tx.Query.IP
 	}
 	if typ == lq.LeaseActive {
-		r.HType, r.HWAddr = 1, []byte{0x00, 0x11, 0x22, 0x33, 0x44, byte(tx.Query.IP.As4()[3])}
+		r.HType, r.HWAddr = tx.Query.HType, tx.Query.HWAddr
+		if tx.Query.Kind == lq.ByIP {
+			r.HType, r.HWAddr = 1, []byte{0x00, 0x11, 0x22, 0x33, 0x44, tx.Query.IP.As4()[3]}
+		}
 		r.LeaseTime, r.HasLeaseTime = time.Hour, true
 	}
 	return r
