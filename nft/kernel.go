@@ -35,7 +35,8 @@ type KernelOptions struct {
 type Kernel struct {
 	opts KernelOptions
 
-	mu     sync.Mutex
+	serial sync.Mutex // one Rebuild or Apply at a time, start to end
+	mu     sync.Mutex // the fields below
 	conn   *nftables.Conn
 	rs     *Ruleset // of the last successful Rebuild
 	ledger ledger   // what the allowed set holds
@@ -68,6 +69,8 @@ func (k *Kernel) Close() error {
 // cannot fail on a fresh boot), deletes it with everything in it, and
 // creates it anew with every element.
 func (k *Kernel) Rebuild(cfg Config, elements []Element, now time.Time) error {
+	k.serial.Lock()
+	defer k.serial.Unlock()
 	rs, err := Build(cfg)
 	if err != nil {
 		return err
@@ -88,6 +91,8 @@ func (k *Kernel) Rebuild(cfg Config, elements []Element, now time.Time) error {
 
 // Apply implements Applier.
 func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
+	k.serial.Lock()
+	defer k.serial.Unlock()
 	k.mu.Lock()
 	rs := k.rs
 	k.mu.Unlock()
@@ -125,9 +130,7 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 		return fmt.Errorf("nft apply to %s: %w", rs.Table.Name, err)
 	}
 	k.mu.Lock()
-	if k.rs == rs { // no Rebuild replaced the table meanwhile
-		k.ledger.apply(adds, deletes, now, rs.Config.MaxTimeout)
-	}
+	k.ledger.apply(adds, deletes, now, rs.Config.MaxTimeout)
 	k.mu.Unlock()
 	return nil
 }

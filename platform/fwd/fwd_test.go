@@ -70,10 +70,27 @@ func TestAddRemoveOwned(t *testing.T) {
 	if diff := cmp.Diff(bs, owned, equateAddr, sortBindings); diff != "" {
 		t.Errorf("Owned (-want +got):\n%s", diff)
 	}
-	// Adding again replaces; removing twice is quiet.
+	// Adding again replaces. A subscriber moving to p2 is added there,
+	// then removed from p1: the route follows, p1's neighbour goes.
 	if err := p.Add(bs[:1]); err != nil {
 		t.Errorf("Add again: %v", err)
 	}
+	moved := bs[0]
+	moved.Port = "p2"
+	if err := p.Add([]fwd.Binding{moved}); err != nil {
+		t.Fatalf("Add on the new port: %v", err)
+	}
+	if err := p.Remove(bs[:1]); err != nil {
+		t.Fatalf("Remove from the old port: %v", err)
+	}
+	if route := tp.Card.MustIP("-4", "route", "show", moved.IP.String()); !strings.Contains(route, "dev p2") {
+		t.Errorf("route after the move: %q, want dev p2", route)
+	}
+	if neigh := tp.Card.MustIP("-4", "neigh", "show", moved.IP.String()); strings.Contains(neigh, "dev p1") || !strings.Contains(neigh, "dev p2") {
+		t.Errorf("neighbours after the move: %q, want only p2's", neigh)
+	}
+	bs[0] = moved
+	// Removing twice is quiet.
 	for range 2 {
 		if err := p.Remove(bs); err != nil {
 			t.Fatalf("Remove: %v", err)
