@@ -80,6 +80,7 @@ type DemuxStats struct {
 // sees the same routing as production. The zero Demux has no handlers.
 type Demux struct {
 	handlers  [numClasses]atomic.Pointer[UpstreamHandler]
+	batchEnd  atomic.Pointer[func()]
 	delivered [numClasses]atomic.Uint64
 	dropped   [numClasses]atomic.Uint64
 }
@@ -99,6 +100,28 @@ func (d *Demux) Handle(c UpstreamClass, h UpstreamHandler) error {
 		return fmt.Errorf("upstream: %v datagrams already have a handler", c)
 	}
 	return nil
+}
+
+// HandleBatchEnd attaches f to be called after the datagrams of each
+// receive call have been dispatched, so that a handler can send what they
+// produced with one system call (a PortSendQueue's Flush); nil detaches.
+// There is at most one.
+func (d *Demux) HandleBatchEnd(f func()) error {
+	if f == nil {
+		d.batchEnd.Store(nil)
+		return nil
+	}
+	if !d.batchEnd.CompareAndSwap(nil, &f) {
+		return fmt.Errorf("upstream: the end of a batch already has a handler")
+	}
+	return nil
+}
+
+// EndBatch calls the batch-end handler, if any.
+func (d *Demux) EndBatch() {
+	if f := d.batchEnd.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // Dispatch classifies b and passes it to its handler, counting it; it

@@ -140,3 +140,20 @@ func mustHandle(t *testing.T, d *Demux, c UpstreamClass, h UpstreamHandler) {
 		t.Fatal(err)
 	}
 }
+
+func TestFakeUpstreamEndsEachBatch(t *testing.T) {
+	f := &FakeUpstream{}
+	var events []string
+	mustHandle(t, &f.Demux, RelayReply, func([]byte, netip.AddrPort) { events = append(events, "reply") })
+	if err := f.HandleBatchEnd(func() { events = append(events, "end") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.HandleBatchEnd(func() {}); err == nil {
+		t.Error("second batch-end handler: no error")
+	}
+	f.Deliver(reply(lq.Offer), netip.AddrPort{})
+	f.Deliver([]byte("junk"), netip.AddrPort{})
+	if diff := cmp.Diff([]string{"reply", "end", "end"}, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}

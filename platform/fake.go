@@ -48,13 +48,15 @@ func (f *FakeUpstream) Sent() []SentDatagram {
 }
 
 // Deliver hands b to the handler of its class, as if it had been received
-// from `from`, and returns the class. Like the real socket it passes a
+// from `from` in a batch of one, then calls the batch-end handler, and
+// returns the class. Like the real socket it passes a
 // buffer that it overwrites afterwards, so a handler that keeps b without
 // copying it fails its test.
 func (f *FakeUpstream) Deliver(b []byte, from netip.AddrPort) UpstreamClass {
 	buf := bytes.Clone(b)
 	c := f.Dispatch(buf, from)
 	clear(buf)
+	f.EndBatch()
 	return c
 }
 

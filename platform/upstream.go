@@ -141,7 +141,8 @@ func (u *Upstream) Send(to netip.AddrPort, b []byte) error {
 }
 
 // Run receives and dispatches datagrams until ctx is done, then returns
-// ctx's error. Datagrams that arrive before Run starts wait in the socket.
+// ctx's error. After the datagrams of each receive call it calls the
+// batch-end handler (Demux.HandleBatchEnd). Datagrams that arrive before Run starts wait in the socket.
 // Run must not be called twice at once.
 func (u *Upstream) Run(ctx context.Context) error {
 	if err := u.conn.SetReadDeadline(time.Time{}); err != nil {
@@ -164,6 +165,7 @@ func (u *Upstream) Run(ctx context.Context) error {
 			u.truncated.Add(1)
 		default:
 			u.Dispatch(buf[:n], from)
+			u.EndBatch()
 		}
 	}
 }
@@ -220,6 +222,7 @@ func (u *Upstream) runBatch(ctx context.Context) error {
 			}
 			u.Dispatch(b, inet4Source(&r.vec.names[i]))
 		}
+		u.EndBatch()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -99,6 +100,10 @@ func testUpstreamDemuxWithDhcpd(t *testing.T, batch int) {
 	s.StartDHCPD("dhcpd", dhcpdConf, dhcpdLeases, "eth0")
 	u := listenUpstream(t, r, UpstreamConfig{Addr: giaddr, Device: "up0", Batch: batch})
 	lqCh, relayCh, reqCh := collectUp(t, u, LeasequeryReply), collectUp(t, u, RelayReply), collectUp(t, u, UpstreamRequest)
+	var batches atomic.Int64
+	if err := u.HandleBatchEnd(func() { batches.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
 	runLoop(t, u.Run)
 
 	server := netip.AddrPortFrom(serverIP, 67)
@@ -146,6 +151,11 @@ func testUpstreamDemuxWithDhcpd(t *testing.T, batch int) {
 		Leasequery: ClassStats{Delivered: 3}, Relay: ClassStats{Delivered: 1}, Request: ClassStats{Delivered: 1}, Malformed: 1}}
 	if diff := cmp.Diff(wantStats, st); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
+	}
+	// Each receive call ends its batch after dispatching: at least one
+	// batch, at most one per datagram (the request's may still be ending).
+	if n := batches.Load(); n < 1 || n > 6 {
+		t.Errorf("%d batch ends for 6 datagrams", n)
 	}
 }
 
