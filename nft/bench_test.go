@@ -144,8 +144,9 @@ func BenchmarkAllowedSet100k(b *testing.B) {
 }
 
 // BenchmarkBindingChange is the cost of one binding change with 100,000
-// bindings programmed: one Apply transaction (an add is an upsert, a
-// delete an add-then-delete) against one nft(8) command.
+// bindings programmed: one Apply transaction (an add is one add, or an
+// add-delete-add upsert on kernels that keep old timeouts; a delete is an
+// add-then-delete) against one nft(8) command.
 func BenchmarkBindingChange(b *testing.B) {
 	const n = 100_000
 	tp, k, cfg := benchGuard(b)
@@ -158,6 +159,20 @@ func BenchmarkBindingChange(b *testing.B) {
 	b.Run("add/leaseguard", func(b *testing.B) {
 		for i := range b.N {
 			if err := k.Apply([]nft.Element{benchElement(n+i, time.Now())}, nil, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// What kernels without timeout updates (6.1) cost: add-delete-add.
+	upserting := kernelWith(b, tp.Card, nft.KernelOptions{ForceUpsert: true})
+	if err := upserting.Rebuild(cfg, elems, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	added := 0
+	b.Run("add/leaseguard-upsert", func(b *testing.B) {
+		for range b.N {
+			added++
+			if err := upserting.Apply([]nft.Element{benchElement(3*n+added, time.Now())}, nil, time.Now()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -177,9 +192,11 @@ func BenchmarkBindingChange(b *testing.B) {
 			runNFT(b, tp.Card, cmd("add", benchElement(2*n+i, time.Now())))
 		}
 	})
+	deleted := 0 // across the benchmark's runs: an element is deleted once
 	b.Run("delete/nft", func(b *testing.B) {
-		for i := range b.N {
-			runNFT(b, tp.Card, cmd("delete", elems[(n-1-i)%n]))
+		for range b.N {
+			deleted++
+			runNFT(b, tp.Card, cmd("delete", elems[n-deleted]))
 		}
 	})
 }
