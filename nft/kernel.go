@@ -110,14 +110,7 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	var added, deleted int
-	for _, op := range ops {
-		if op.del {
-			deleted += len(op.elems)
-		} else {
-			added += len(op.elems)
-		}
-	}
+	added, deleted := opSizes(ops)
 	err = k.transact(false, added, deleted, func(c *nftables.Conn) error {
 		for _, op := range ops {
 			if err := enqueueOp(c, rs.Allowed, op); err != nil {
@@ -156,6 +149,18 @@ func (k *Kernel) needUpsert(rs *Ruleset) (bool, error) {
 		k.timeoutUpdate = &ok
 	}
 	return !*k.timeoutUpdate, nil
+}
+
+// opSizes counts the elements sent in add and in delete messages.
+func opSizes(ops []elementOp) (added, deleted int) {
+	for _, op := range ops {
+		if op.del {
+			deleted += len(op.elems)
+		} else {
+			added += len(op.elems)
+		}
+	}
+	return added, deleted
 }
 
 func enqueueOp(c *nftables.Conn, s *nftables.Set, op elementOp) error {
