@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -186,10 +187,37 @@ func boardInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if agent != nil {
-		return agent.run(ctx, []string{"--config", *config, "--board", p.Name}, stdout, stderr)
+		superviseAgent(ctx, p.Name, agent, []string{"--config", *config, "--board", p.Name}, stdout, stderr)
 	}
 	<-ctx.Done()
 	return ctx.Err()
+}
+
+// superviseAgent runs the agent until ctx ends, restarting it with a
+// growing delay when it fails. As the uinit it must not exit: init would
+// end and the kernel panic, taking the console shell with it. A
+// configuration error is not retried: the card stays up, idle, for an
+// operator to fix the file.
+func superviseAgent(ctx context.Context, board string, agent *subcommand, args []string, stdout, stderr io.Writer) {
+	delay := time.Second
+	for {
+		err := agent.run(ctx, args, stdout, stderr)
+		if ctx.Err() != nil {
+			return
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stdout, "leaseguard: board %s: agent configuration: %s; idle\n", board, ue.msg)
+			return
+		}
+		fmt.Fprintf(stdout, "leaseguard: board %s: agent exited (%v); restarting in %v\n", board, err, delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Minute)
+	}
 }
 
 // findSubcommand returns the subcommand called name, or nil when this

@@ -138,11 +138,15 @@ var promptRE = regexp.MustCompile(`(?m)^# `)
 // /bin/leaseguard), a child of init (pid 1), with the board's init
 // arguments; its idle RSS is measured here.
 func (g *guest) checkUinit() {
-	pid := strings.TrimSpace(g.run("pidof uinit"))
-	if _, err := strconv.Atoi(pid); err != nil {
-		g.t.Fatalf("pidof uinit = %q, want one pid", pid)
+	// Agent log lines may interleave with command output on the console:
+	// pick the answers out by shape.
+	out := g.run("pidof uinit")
+	m := regexp.MustCompile(`(?m)^(\d+)\s*$`).FindStringSubmatch(out)
+	if m == nil {
+		g.t.Fatalf("pidof uinit = %q, want one pid", out)
 	}
-	if exe := strings.TrimSpace(g.run("readlink /proc/" + pid + "/exe")); exe != "/bin/leaseguard" {
+	pid := m[1]
+	if exe := g.run("readlink /proc/" + pid + "/exe"); !regexp.MustCompile(`(?m)^/bin/leaseguard\s*$`).MatchString(exe) {
 		g.t.Errorf("uinit runs %q, want /bin/leaseguard", exe)
 	}
 	cmdline := strings.ReplaceAll(g.run("cat /proc/"+pid+"/cmdline"), "\x00", " ")
@@ -176,9 +180,9 @@ func (g *guest) checkModules() {
 // checkNICs: each port's interface exists under its name with its MAC.
 func (g *guest) checkNICs() {
 	for _, port := range g.p.Ports {
-		mac := strings.TrimSpace(g.run("cat /sys/class/net/" + port.Name + "/address"))
-		if mac != port.NIC.MAC {
-			g.t.Errorf("guest %s has MAC %q, want %s", port.Name, mac, port.NIC.MAC)
+		out := g.run("cat /sys/class/net/" + port.Name + "/address")
+		if mac := regexp.MustCompile(`(?m)^([0-9a-f:]{17})\s*$`).FindStringSubmatch(out); mac == nil || mac[1] != port.NIC.MAC {
+			g.t.Errorf("guest %s: address file says %q, want MAC %s", port.Name, out, port.NIC.MAC)
 		}
 	}
 }
