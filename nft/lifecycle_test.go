@@ -266,3 +266,35 @@ func TestUnknownSourceReportedOnce(t *testing.T) {
 		t.Errorf("reports (-want +got):\n%s", diff)
 	}
 }
+
+// TestRebuildWithMissingPort asks for a port that does not exist yet.
+// Kernels before 6.16 refuse the whole transaction, and the previous rules
+// must stay; newer ones accept the chain and hook the port when it
+// appears, which must then be guarded from its first frame.
+func TestRebuildWithMissingPort(t *testing.T) {
+	g := newGuard(t, 1)
+	s := g.tp.Subs[0]
+	g.rebuild(t, g.binding(0, time.Hour))
+	late := g.cfg
+	late.Ports = append(late.Ports, nft.Port{Name: "late0"})
+	if err := g.k.Rebuild(late, []nft.Element{g.binding(0, time.Hour)}, time.Now()); err != nil {
+		t.Logf("refused: %v", err)
+		before := g.counters(t)
+		s.Inject(t, s.UDP(unbound, s.MAC, s.Gateway, 1000, 9000, "spoofed"))
+		g.waitDelta(t, before, map[nft.CounterID]uint64{id("p1", nft.ReasonIPv4Source): 1, id("p1", nft.Reported): 1})
+		return
+	}
+	t.Log("accepted: the kernel hooks late0 when it appears")
+	g.tp.Lab.Veth(g.tp.Card, "late0", s.NS, "eth1")
+	inj, err := nfttest.OpenInjector(s.NS, "eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	before := g.counters(t)
+	frame := nfttest.UDPFrame(strangeMAC, nfttest.InterfaceMAC(t, g.tp.Card, "late0"), unbound, s.Gateway, 1000, 9000, []byte("late"))
+	if err := inj.Send(frame); err != nil {
+		t.Fatal(err)
+	}
+	g.waitDelta(t, before, map[nft.CounterID]uint64{id("late0", nft.ReasonIPv4Source): 1, id("late0", nft.Reported): 1})
+}
