@@ -95,13 +95,16 @@ func (l *Lab) NS(name string) *NS {
 }
 
 // Veth links namespace a (interface aIf) with namespace b (interface bIf)
-// and brings both ends up. Interface names must be at most 15 bytes; they
+// and brings both ends up, returning once both are operationally up.
+// Interface names must be at most 15 bytes; they
 // only need to be unique inside their namespace.
 func (l *Lab) Veth(a *NS, aIf string, b *NS, bIf string) {
 	l.t.Helper()
 	a.MustIP("link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b.Name)
 	a.MustIP("link", "set", aIf, "up")
 	b.MustIP("link", "set", bIf, "up")
+	a.WaitOperUp(aIf)
+	b.WaitOperUp(bIf)
 }
 
 func (l *Lab) must(name string, args ...string) string {
