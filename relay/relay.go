@@ -37,6 +37,16 @@ const (
 	Unbind            // Glean.Removal: remove it (DHCPNAK, DHCPRELEASE, DHCPDECLINE)
 )
 
+func (k GleanKind) String() string {
+	switch k {
+	case Bind:
+		return "bind"
+	case Unbind:
+		return "unbind"
+	}
+	return "none"
+}
+
 // Glean is the table write a relayed message calls for.
 type Glean struct {
 	Kind    GleanKind

@@ -20,6 +20,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "/etc/leaseguard/agent.json", "agent configuration (JSON)")
 	boardName := fs.String("board", "", "line-card profile the card was prepared with (set by `board init`)")
+	debugSocket := fs.String("debug-socket", "", "serve the table, counters and on-demand leasequery on this Unix socket (JSON lines; for tests and the demo until the API lands)")
 	if err := fs.Parse(args); err != nil {
 		return usagef("%v", err)
 	}
@@ -46,6 +47,13 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logs.For("agent").Info("agent starting", "config", *path, "board", *boardName, "version", version)
 	if err := a.Open(); err != nil {
 		return fmt.Errorf("open: %w", err)
+	}
+	if *debugSocket != "" {
+		ds, err := agent.NewDebugSocket(a, *debugSocket)
+		if err != nil {
+			return err
+		}
+		a.Add("debug socket", ds)
 	}
 	return a.Run(ctx)
 }
