@@ -29,7 +29,7 @@ const (
 // Defaults for the zero values of Config.
 const (
 	DefaultInitialWindow   = 32
-	DefaultMaxWindow       = 100
+	DefaultMaxWindow       = 64
 	DefaultRetransmissions = 4
 	DefaultMaxPending      = 4096
 	DefaultUnknownTTL      = 5 * time.Minute
@@ -49,7 +49,12 @@ type Config struct {
 	// InitialWindow is how many queries a server may have outstanding
 	// when its timer starts running; the window then adapts (see window.go).
 	InitialWindow int
-	// MaxWindow caps the adaptive window; at most RFCMaxWindow.
+	// MaxWindow caps the adaptive window; at most RFCMaxWindow. The
+	// default, 64, is below where Debian's dhcpd starts dropping:
+	// BenchmarkSweepRealDHCPD, 16,382 addresses, caps 32/50/64 lost no
+	// query (3,100-4,800 answers/s on a loaded machine), caps 100 and 200
+	// lost 0.1-1 %, and each loss costs RFC 2131's 4 s, so those sweeps
+	// ran at 700-1,850 answers/s. Raise it for servers that keep up.
 	MaxWindow int
 	// Retransmissions bounds the retransmissions of one query to one
 	// server (RFC 2131 §4.1 backoff); after the last one the query times

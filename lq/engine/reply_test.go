@@ -241,7 +241,7 @@ func TestConfigValidation(t *testing.T) {
 		{func(c *Config) { c.SubscriberPrefixes = []netip.Prefix{{}} }, "SubscriberPrefixes[0]"},
 		{func(c *Config) { c.MaxWindow = 201 }, "MaxWindow 201 outside 1..200"},
 		{func(c *Config) { c.MaxWindow = -1 }, "MaxWindow -1"},
-		{func(c *Config) { c.InitialWindow = 150 }, "InitialWindow 150 outside 1..100"},
+		{func(c *Config) { c.InitialWindow = 150 }, "InitialWindow 150 outside 1..64"},
 		{func(c *Config) { c.Retransmissions = 17 }, "Retransmissions 17"},
 		{func(c *Config) { c.MaxPending = -5 }, "MaxPending -5"},
 		{func(c *Config) { c.MaxCacheEntries = -1 }, "MaxCacheEntries -1"},
@@ -263,7 +263,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	want := Config{
 		Servers: []netip.Addr{srvA}, SubscriberPrefixes: []netip.Prefix{subs},
-		InitialWindow: 32, MaxWindow: 100, Retransmissions: 4, MaxPending: 4096,
+		InitialWindow: 32, MaxWindow: 64, Retransmissions: 4, MaxPending: 4096,
 		UnknownTTL: 5 * time.Minute, MaxCacheEntries: 1 << 16,
 	}
 	if diff := cmp.Diff(want, e.cfg, cmp.Comparer(addrEqual), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {

@@ -93,7 +93,7 @@ func TestAdaptiveWindowUnderLoss(t *testing.T) {
 	}
 }
 
-// TestDefaultCapAvoidsLoss: the default cap, 100, keeps this dhcpd's queue
+// TestDefaultCapAvoidsLoss: the default cap, 64, keeps this dhcpd's queue
 // below its drop threshold altogether.
 func TestDefaultCapAvoidsLoss(t *testing.T) {
 	d := dhcpdModel()
