@@ -26,11 +26,11 @@ type attempt struct {
 	xid   uint32
 	state attemptState
 
-	sends                         int // transmissions in the current backoff cycle
-	transmissions                 int // all transmissions, across cycles
-	queuedAt, firstSent, lastSent time.Time
-	deadline                      time.Time // next retransmission or timeout
-	heapIdx                       int       // in Engine.deadlines, -1 when absent
+	sends               int // transmissions in the current backoff cycle
+	transmissions       int // all transmissions, across cycles
+	queuedAt, firstSent time.Time
+	deadline            time.Time // next retransmission or timeout
+	heapIdx             int       // in Engine.deadlines, -1 when absent
 
 	seq       uint64 // the server's send sequence number of the last transmission
 	overtaken uint8  // answers to later transmissions seen since (window.go)

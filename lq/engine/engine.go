@@ -108,17 +108,19 @@ func (e *Engine) Room() int { return e.cfg.MaxPending - e.live }
 // flight) and its Result comes later from Results. Call Poll afterwards to
 // learn what to send.
 func (e *Engine) Submit(now time.Time, q lq.Query) (Ticket, error) {
-	return e.submit(now, q, true)
-}
-
-// SubmitFresh is Submit without the cache: the servers are asked even when
-// an answer is cached (which the new one replaces), so the Result lists
-// every server's answer, as the operator's query command shows them.
-func (e *Engine) SubmitFresh(now time.Time, q lq.Query) (Ticket, error) {
 	return e.submit(now, q, false)
 }
 
-func (e *Engine) submit(now time.Time, q lq.Query, useCache bool) (Ticket, error) {
+// SubmitFresh is Submit for the operator's query command: every server is
+// asked, even with an answer cached (which the new one replaces) or an
+// owner known, so the Result lists each server's answer. Merged with the
+// same question already in flight, it gets that request's Result.
+func (e *Engine) SubmitFresh(now time.Time, q lq.Query) (Ticket, error) {
+	return e.submit(now, q, true)
+}
+
+// submit is Submit (fresh false) or SubmitFresh.
+func (e *Engine) submit(now time.Time, q lq.Query, fresh bool) (Ticket, error) {
 	e.advance(now)
 	key, err := KeyOf(q)
 	if err != nil {
@@ -128,7 +130,7 @@ func (e *Engine) submit(now time.Time, q lq.Query, useCache bool) (Ticket, error
 		e.n.Restricted++
 		return Ticket{}, &RestrictedError{IP: key.IP}
 	}
-	if ent := e.cache.get(key, now); ent != nil && useCache {
+	if ent := e.cache.get(key, now); ent != nil && !fresh {
 		e.n.CacheHits++
 		return Ticket{Key: key, Cached: true, Result: e.cachedResult(ent)}, nil
 	}
@@ -140,7 +142,7 @@ func (e *Engine) submit(now time.Time, q lq.Query, useCache bool) (Ticket, error
 		e.n.RejectedFull++
 		return Ticket{}, fmt.Errorf("%v: %d queries in flight (Config.MaxPending): %w", key, e.live, ErrPendingFull)
 	}
-	e.start(key, now)
+	e.start(key, now, !fresh)
 	return Ticket{Key: key}, nil
 }
 
@@ -155,13 +157,14 @@ func (e *Engine) subscriber(ip netip.Addr) bool {
 
 // start creates the request for key: to the remembered owner alone if its
 // timer runs (RFC 4388 §6.4: "SHOULD be sent to a DHCP server which is
-// known to possess authoritative information"), else to every server.
-func (e *Engine) start(key Key, now time.Time) {
+// known to possess authoritative information") and useOwner, else to
+// every server.
+func (e *Engine) start(key Key, now time.Time, useOwner bool) {
 	e.n.Submitted++
 	req := &request{key: key, query: key.Query(), attempts: make([]*attempt, len(e.servers)), owner: -1}
 	e.inflight[key] = req
 	e.live++
-	if i, ok := e.owners[key.mapKey()]; ok && e.servers[i].armed {
+	if i, ok := e.owners[key.mapKey()]; ok && useOwner && e.servers[i].armed {
 		req.owner = int(i)
 		e.ask(req, e.servers[i], now)
 		return

@@ -40,7 +40,7 @@ func (e *Engine) transmit(a *attempt, now time.Time) {
 	}
 	a.sends++
 	a.transmissions++
-	a.lastSent, s.lastSend = now, now
+	s.lastSend = now
 	s.nextSeq++
 	a.seq, a.overtaken, a.lossNoted = s.nextSeq, 0, false
 	a.state = stateOutstanding
@@ -80,9 +80,13 @@ func (e *Engine) fire(a *attempt, now time.Time) {
 	a.req.live--
 	s.n.Timeouts++
 	if !s.armed {
-		// The probe of a server not known to support leasequery went
-		// unanswered for a whole backoff cycle: give up on the queries
-		// that waited for it all that time.
+		// RFC deviation: RFC 4388 §6.7 keeps one query polling an expired
+		// server "until such time as another (or the first) response ...
+		// is received". We poll (at 64 s) only while some query waits,
+		// and when the probe of a server not known to support leasequery
+		// goes unanswered for a whole backoff cycle, the queries queued
+		// for it since the probe began fail (ErrNoAnswer, unless another
+		// server answered): a dead server must not hold callers forever.
 		e.failQueued(s, a.firstSent, now)
 	}
 	e.settle(a.req, now)
