@@ -84,9 +84,10 @@ func (e *Engine) fire(a *attempt, now time.Time) {
 		// server "until such time as another (or the first) response ...
 		// is received". We poll (at 64 s) only while some query waits,
 		// and when the probe of a server not known to support leasequery
-		// goes unanswered for a whole backoff cycle, the queries queued
-		// for it since the probe began fail (ErrNoAnswer, unless another
-		// server answered): a dead server must not hold callers forever.
+		// goes unanswered for a whole backoff cycle, the queries already
+		// queued for it when the probe began fail (ErrNoAnswer, unless
+		// another server answered): a dead server must not hold callers
+		// forever.
 		e.failQueued(s, a.firstSent, now)
 	}
 	e.settle(a.req, now)
