@@ -17,6 +17,11 @@ type answerCache struct {
 	h         cacheHeap
 	max       int
 	evictions uint64
+	// epoch is the first time the cache saw; entries keep times as
+	// offsets from it, taken with Sub, which uses the monotonic clock
+	// when the times carry it: a line card steps its wall clock at its
+	// first NTP sync, right when a sweep after a reboot runs.
+	epoch time.Time
 }
 
 // mapKey is a Key in 24 bytes (a netip.Addr alone takes 24): the cache
@@ -51,8 +56,8 @@ type cacheEntry struct {
 	typ     lq.MessageType
 	server  uint8       // index in Config.Servers
 	idx     int32       // in the heap
-	at      int64       // Unix ns: when the answer was decided
-	expires int64       // Unix ns; 0: until dropped (UNASSIGNED)
+	at      int64       // since the epoch: when the answer was decided
+	expires int64       // since the epoch; 0: until dropped (UNASSIGNED)
 	binding *lq.Binding // ACTIVE, and UNASSIGNED not by IP; else rebuilt from the key
 }
 
@@ -60,9 +65,19 @@ func newAnswerCache(max int) answerCache {
 	return answerCache{m: make(map[mapKey]*cacheEntry), max: max}
 }
 
+// stamp is t as an offset from the epoch, never 0 (0 means never).
+func (c *answerCache) stamp(t time.Time) int64 {
+	if c.epoch.IsZero() {
+		c.epoch = t.Add(-time.Nanosecond)
+	}
+	return int64(t.Sub(c.epoch))
+}
+
+func (c *answerCache) time(stamp int64) time.Time { return c.epoch.Add(time.Duration(stamp)) }
+
 func (c *answerCache) get(k Key, now time.Time) *cacheEntry {
 	ent := c.m[k.mapKey()]
-	if ent != nil && ent.expired(now.UnixNano()) {
+	if ent != nil && ent.expired(c.stamp(now)) {
 		c.remove(ent)
 		return nil
 	}
@@ -100,7 +115,7 @@ func (c *answerCache) drop(k Key) bool {
 
 // purge removes the entries expired by now.
 func (c *answerCache) purge(now time.Time) {
-	ns := now.UnixNano()
+	ns := c.stamp(now)
 	for len(c.h) > 0 && c.h[0].expired(ns) {
 		c.remove(c.h[0])
 	}

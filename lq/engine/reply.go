@@ -14,6 +14,11 @@ func (e *Engine) HandleReply(now time.Time, from netip.Addr, r lq.Reply) {
 	e.advance(now)
 	s := e.byAddr[from.Unmap()]
 	if s == nil {
+		// A multihomed server may answer from another address; its
+		// server identifier (option 54) still names it.
+		s = e.byAddr[r.ServerID.Unmap()]
+	}
+	if s == nil {
 		e.n.UnknownServer++
 		return
 	}
@@ -242,18 +247,18 @@ func (e *Engine) deliver(req *request, now time.Time, update bool) {
 // UNASSIGNED answering a MAC or client-id query (ISC dhcpd sends those for
 // released leases) is kept only for UnknownTTL: NoteLease names addresses.
 func (e *Engine) cacheResult(res *Result, w *attempt, now time.Time) {
-	ent := cacheEntry{key: res.Key.mapKey(), typ: res.Type, server: uint8(w.srv.idx), at: now.UnixNano()}
+	ent := cacheEntry{key: res.Key.mapKey(), typ: res.Type, server: uint8(w.srv.idx), at: e.cache.stamp(now)}
 	switch {
 	case res.Type == lq.LeaseActive && !res.Binding.Expiry.IsZero():
 		if !res.Binding.Expiry.After(now) {
 			e.cache.drop(res.Key)
 			return
 		}
-		ent.expires = res.Binding.Expiry.UnixNano()
+		ent.expires = e.cache.stamp(res.Binding.Expiry)
 	case res.Type == lq.LeaseUnassigned && res.Key.Kind == lq.ByIP:
 		// Zero: until NoteLease.
 	default:
-		ent.expires = now.Add(e.cfg.UnknownTTL).UnixNano()
+		ent.expires = e.cache.stamp(now.Add(e.cfg.UnknownTTL))
 	}
 	if res.Type == lq.LeaseActive || (res.Type == lq.LeaseUnassigned && res.Key.Kind != lq.ByIP) {
 		ent.binding = compactBinding(&w.binding)
@@ -265,7 +270,7 @@ func (e *Engine) cacheResult(res *Result, w *attempt, now time.Time) {
 // per-server answers.
 func (e *Engine) cachedResult(ent *cacheEntry) Result {
 	key := ent.key.key()
-	res := Result{Key: key, Query: key.Query(), Type: ent.typ, Server: e.servers[ent.server].addr, Cached: true, At: time.Unix(0, ent.at)}
+	res := Result{Key: key, Query: key.Query(), Type: ent.typ, Server: e.servers[ent.server].addr, Cached: true, At: e.cache.time(ent.at)}
 	switch {
 	case ent.binding != nil:
 		res.Binding = *ent.binding

@@ -114,10 +114,19 @@ func TestReplyFromUnknownServerIgnored(t *testing.T) {
 	e := newTestEngine(t, nil)
 	mustSubmit(t, e, t0, ipQuery("10.0.0.9"))
 	tx := pollCopy(e, t0)[0]
-	e.HandleReply(t0, netip.MustParseAddr("198.51.100.7"), answer(tx, lq.LeaseActive))
+	stranger := netip.MustParseAddr("198.51.100.7")
+	r := answer(tx, lq.LeaseActive)
+	r.ServerID = stranger
+	e.HandleReply(t0, stranger, r)
 	st := e.Stats()
 	if st.UnknownServer != 1 || st.Servers[0].Armed || len(e.Results()) != 0 {
 		t.Errorf("unknown-server counter %d, armed %v: a stranger's reply must not count", st.UnknownServer, st.Servers[0].Armed)
+	}
+	// From another address of a configured server, option 54 names it.
+	r.ServerID = srvA
+	e.HandleReply(t0, stranger, r)
+	if res := e.Results(); len(res) != 1 || res[0].Server != srvA || e.Stats().Servers[0].Active != 1 {
+		t.Errorf("answer from another address of %v: %+v", srvA, res)
 	}
 }
 
