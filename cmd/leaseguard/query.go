@@ -20,17 +20,18 @@ import (
 
 // queryOptions is the parsed command line of `leaseguard query`.
 type queryOptions struct {
-	servers []netip.Addr
-	giaddr  netip.Addr
-	device  string
-	query   lq.Query     // one query, or
-	sweep   netip.Prefix // every address of a prefix
-	request []uint8      // nil: the codec's default list
-	json    bool
-	retries int
-	timeout time.Duration
-	window  int
-	maxOut  int
+	servers  []netip.Addr
+	giaddr   netip.Addr
+	device   string
+	query    lq.Query     // one query, or
+	sweep    netip.Prefix // every address of a prefix
+	request  []uint8      // nil: the codec's default list
+	json     bool
+	bindings bool // --sweep: list every ACTIVE binding found
+	retries  int
+	timeout  time.Duration
+	window   int
+	maxOut   int
 }
 
 const queryUsage = `usage: leaseguard query --server A[,B...] --giaddr G (--ip IP | --mac MAC | --client-id HEX | --sweep CIDR) [flags]
@@ -56,6 +57,7 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryOptions, error) {
 	sweep := fs.String("sweep", "", "query every address of this IPv4 prefix")
 	request := fs.String("request", "", "parameter request list, comma separated option codes")
 	fs.BoolVar(&o.json, "json", false, "print JSON: one object per answer (a summary object for --sweep)")
+	fs.BoolVar(&o.bindings, "bindings", false, "with --sweep: also list every ACTIVE binding found (JSON: one object each, before the summary)")
 	fs.IntVar(&o.retries, "retries", 1, "retransmissions per server (RFC 2131 backoff: 4, 8, 16 ... s; at least 10 s to a server not yet known to answer)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "give up after this long (default: none for --sweep, 2m otherwise)")
 	fs.IntVar(&o.window, "window", engine.DefaultInitialWindow, "queries in flight per server once it answers (adapts to loss)")
@@ -82,8 +84,8 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryOptions, error) {
 	if o.request, err = parseRequest(*request); err != nil {
 		return o, err
 	}
-	if o.retries < 0 || o.retries > 8 {
-		return o, usagef("--retries %d: want 0-8", o.retries)
+	if o.retries < 1 || o.retries > 16 {
+		return o, usagef("--retries %d: want 1-16", o.retries)
 	}
 	if o.maxOut < 1 || o.maxOut > engine.RFCMaxWindow {
 		return o, usagef("--max-outstanding %d: want 1-%d (RFC 4388 §6.7)", o.maxOut, engine.RFCMaxWindow)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -199,8 +200,17 @@ func runSweep(ctx context.Context, r *engine.Runner, o queryOptions, stdout, std
 				o.sweep, p.Done, p.Total, p.Active, p.Unassigned, p.Unknown, p.Failed)
 		}
 	}
+	var found []engine.Result
+	var each func(engine.Result)
+	if o.bindings {
+		each = func(res engine.Result) {
+			if res.Type == lq.LeaseActive {
+				found = append(found, res)
+			}
+		}
+	}
 	start := time.Now()
-	p, err := r.Sweep(ctx, o.sweep, nil, progress)
+	p, err := r.Sweep(ctx, o.sweep, each, progress)
 	elapsed := time.Since(start)
 	if progress != nil {
 		fmt.Fprintln(stderr)
@@ -210,6 +220,10 @@ func runSweep(ctx context.Context, r *engine.Runner, o queryOptions, stdout, std
 		Unknown: p.Unknown, Timeout: p.Failed, DurationS: elapsed.Seconds(),
 		AnswersPerS: float64(p.Active+p.Unassigned+p.Unknown) / elapsed.Seconds(),
 		Transmitted: st.Sent, Retransmits: st.Retransmitted, ServerErrors: st.SendErrors}
+	slices.SortFunc(found, func(a, b engine.Result) int { return a.Binding.IP.Compare(b.Binding.IP) })
+	if err := printBindings(stdout, o.json, found); err != nil {
+		return err
+	}
 	if o.json {
 		if jerr := json.NewEncoder(stdout).Encode(s); jerr != nil {
 			return jerr
@@ -233,4 +247,45 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// printBindings lists the ACTIVE answers of a sweep: the recovered table.
+func printBindings(w io.Writer, asJSON bool, found []engine.Result) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, res := range found {
+			if err := enc.Encode(toAnswerJSON(res.Key.String(), engine.ServerAnswer{Server: res.Server,
+				Outcome: engine.Answered, Type: res.Type, Binding: res.Binding}, true, res.At)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "%-15s %-17s %8s  %-16s %-17s %s\n", "IP", "MAC", "LEASE", "CIRCUIT", "REMOTE-ID", "SERVER")
+	for _, res := range found {
+		b := res.Binding
+		remaining := "-"
+		if !b.Expiry.IsZero() {
+			remaining = b.Expiry.Sub(res.At).Round(time.Second).String()
+		}
+		circuit, _ := b.AgentInfo.CircuitID()
+		remote, _ := b.AgentInfo.RemoteID()
+		_, err := fmt.Fprintf(w, "%-15v %-17v %8s  %-16s %-17s %v\n", b.IP, net.HardwareAddr(b.HWAddr), remaining,
+			printable(circuit), remoteText(remote), res.Server)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remoteText shows a 6-byte remote-id as the modem MAC it usually is.
+func remoteText(b []byte) string {
+	if len(b) == 6 {
+		return net.HardwareAddr(b).String()
+	}
+	return printable(b)
 }

@@ -52,6 +52,12 @@ type request struct {
 	live     int        // attempts pending or outstanding
 	done     bool       // a Result was delivered
 	winner   *attempt
+	// awaitAll: decided only once every server asked has answered or
+	// timed out, expired timers or not (SubmitFresh: the operator wants
+	// each server's answer, and a conflict between two servers that are
+	// both still unproven must be resolved by option 91, not by which
+	// answer came first).
+	awaitAll bool
 }
 
 // Engine schedules leasequeries. See the package comment.
@@ -134,15 +140,16 @@ func (e *Engine) submit(now time.Time, q lq.Query, fresh bool) (Ticket, error) {
 		e.n.CacheHits++
 		return Ticket{Key: key, Cached: true, Result: e.cachedResult(ent)}, nil
 	}
-	if _, ok := e.inflight[key]; ok {
+	if req, ok := e.inflight[key]; ok {
 		e.n.Merged++
+		req.awaitAll = req.awaitAll || fresh
 		return Ticket{Key: key, Merged: true}, nil
 	}
 	if e.live >= e.cfg.MaxPending {
 		e.n.RejectedFull++
 		return Ticket{}, fmt.Errorf("%v: %d queries in flight (Config.MaxPending): %w", key, e.live, ErrPendingFull)
 	}
-	e.start(key, now, !fresh)
+	e.start(key, now, !fresh).awaitAll = fresh
 	return Ticket{Key: key}, nil
 }
 
@@ -159,7 +166,7 @@ func (e *Engine) subscriber(ip netip.Addr) bool {
 // timer runs (RFC 4388 §6.4: "SHOULD be sent to a DHCP server which is
 // known to possess authoritative information") and useOwner, else to
 // every server.
-func (e *Engine) start(key Key, now time.Time, useOwner bool) {
+func (e *Engine) start(key Key, now time.Time, useOwner bool) *request {
 	e.n.Submitted++
 	req := &request{key: key, query: key.Query(), attempts: make([]*attempt, len(e.servers)), owner: -1}
 	e.inflight[key] = req
@@ -167,9 +174,10 @@ func (e *Engine) start(key Key, now time.Time, useOwner bool) {
 	if i, ok := e.owners[key.mapKey()]; ok && useOwner && e.servers[i].armed {
 		req.owner = int(i)
 		e.ask(req, e.servers[i], now)
-		return
+		return req
 	}
 	e.fanOut(req, now)
+	return req
 }
 
 // fanOut queues req at every server not yet asked and reports how many.

@@ -240,3 +240,70 @@ func TestBetter(t *testing.T) {
 		}
 	}
 }
+
+// Two servers neither of which has answered yet hold conflicting ACTIVE
+// leases. A plain query settles on the first ACTIVE (a silent server must
+// not hold it hostage) and delivers the newer one as an Update; the
+// operator's fresh query waits for both and reports the newer (RFC 4388
+// §6.8) as its one result.
+func TestConflictBetweenUnprovenServers(t *testing.T) {
+	q := ipQuery("10.0.0.20")
+	older, newer := 30*time.Minute, time.Minute
+
+	t.Run("submit", func(t *testing.T) {
+		e := twoServers(t)
+		mustSubmit(t, e, t0, q)
+		txs := pollCopy(e, t0)
+		e.HandleReply(t0, srvA, active(txTo(t, txs, srvA), older))
+		res := resultsCopy(e)
+		if len(res) != 1 || res[0].Server != srvA || res[0].Update {
+			t.Fatalf("first result %+v, want srvA's ACTIVE at once", res)
+		}
+		e.HandleReply(t0, srvB, active(txTo(t, txs, srvB), newer))
+		res = resultsCopy(e)
+		if len(res) != 1 || res[0].Server != srvB || !res[0].Update {
+			t.Fatalf("second result %+v, want an Update naming srvB", res)
+		}
+	})
+	t.Run("fresh", func(t *testing.T) {
+		e := twoServers(t)
+		if _, err := e.SubmitFresh(t0, q); err != nil {
+			t.Fatal(err)
+		}
+		txs := pollCopy(e, t0)
+		e.HandleReply(t0, srvA, active(txTo(t, txs, srvA), older))
+		if res := e.Results(); len(res) != 0 {
+			t.Fatalf("fresh query decided before every server answered: %+v", res)
+		}
+		e.HandleReply(t0, srvB, active(txTo(t, txs, srvB), newer))
+		res := resultsCopy(e)
+		if len(res) != 1 || res[0].Server != srvB || res[0].Update || len(res[0].Answers) != 2 {
+			t.Fatalf("fresh result %+v, want one result won by srvB with both answers", res)
+		}
+	})
+	t.Run("fresh with a silent server", func(t *testing.T) {
+		e := twoServers(t)
+		if _, err := e.SubmitFresh(t0, q); err != nil {
+			t.Fatal(err)
+		}
+		txs := pollCopy(e, t0)
+		e.HandleReply(t0, srvA, active(txTo(t, txs, srvA), older))
+		// srvB never answers: the fresh query ends when its attempt times out.
+		now := t0
+		var res []Result
+		for i := 0; i < 100 && len(res) == 0; i++ {
+			now = e.NextDeadline()
+			if now.IsZero() {
+				t.Fatal("nothing scheduled while the fresh query waits for srvB")
+			}
+			pollCopy(e, now)
+			res = resultsCopy(e)
+		}
+		if len(res) != 1 || res[0].Server != srvA || res[0].Answers[1].Outcome != TimedOut {
+			t.Fatalf("result %+v, want srvA's answer with srvB timed out", res)
+		}
+		if now.Sub(t0) > 5*time.Minute {
+			t.Errorf("fresh query with a silent server took %v", now.Sub(t0))
+		}
+	})
+}

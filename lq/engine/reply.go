@@ -154,7 +154,7 @@ func (req *request) ownerHolds() bool {
 }
 
 // decided reports whether req's result can be given: when every server
-// whose timer runs has answered or timed out, and either no server with an
+// whose timer runs (every server asked, for awaitAll) has answered or timed out, and either no server with an
 // expired timer is still pending or a server gave ACTIVE or UNASSIGNED. A
 // dead server must not hold a result hostage; if it answers later and
 // better, the caller gets an Update.
@@ -165,7 +165,7 @@ func (req *request) decided() bool {
 		case a == nil:
 		case a.state == stateAnswered:
 			good = good || rank(a.answer) >= rank(lq.LeaseUnassigned)
-		case a.waiting() && a.srv.armed:
+		case a.waiting() && (a.srv.armed || req.awaitAll):
 			return false
 		case a.waiting():
 			waitingExpired = true
