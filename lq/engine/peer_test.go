@@ -37,16 +37,20 @@ type peer struct {
 
 	mu     sync.Mutex
 	runner *engine.Runner // of the sweep under way
+	blast  *blaster       // of the ceiling measurement under way
 }
 
 // HandleReply passes the upstream's leasequery answers to the current
-// Runner: the socket takes one handler for its lifetime.
+// Runner or blaster: the socket takes one handler for its lifetime.
 func (p *peer) HandleReply(from netip.Addr, r lq.Reply) {
 	p.mu.Lock()
-	run := p.runner
+	run, bl := p.runner, p.blast
 	p.mu.Unlock()
 	if run != nil {
 		run.HandleReply(from, r)
+	}
+	if bl != nil {
+		bl.answer(r.XID)
 	}
 }
 
