@@ -270,3 +270,65 @@ func dropped(stats map[string]any, reason int) float64 {
 	n, _ := d[strconv.Itoa(reason)].(float64)
 	return n
 }
+
+// TestRelayRenewalToGateway: a client whose server identifier is the
+// port's gateway (what an RFC 5107 server-id override achieves; here
+// dhcpd is told to name the gateway) renews by unicast to gateway:67.
+// leaseguard relays the renewal (option 82 and all), and the card sends no
+// ICMP port unreachable for it: the gateway's port 67 is bound.
+func TestRelayRenewalToGateway(t *testing.T) {
+	lab.Need(t, "dhcpd", "udhcpc")
+	c := topo.Build(t, nil, topo.Options{})
+	dhcpd := c.StartDHCPD(c.DHCPDConf(topo.DHCPDOptions{GatewayServerID: true}))
+	agent := c.StartAgent(topo.Binary(t), c.LabConfig(func(cfg map[string]any) {
+		cfg["relay"] = map[string]any{"server_id_override": true}
+	}))
+	gw := c.Ports[0].Layout.Gateway.String()
+	u := c.Ports[0].Clients[0].Udhcpc("udhcpc")
+	ip := bound(t, func() (netip.Addr, error) { return topo.WaitUdhcpc(u) })
+	if !strings.Contains(u.Output(), "obtained from "+gw) {
+		t.Fatalf("server identifier is not the gateway %s:\n%s", gw, u.Output())
+	}
+	icmp0 := snmp(t, c.Card, "Icmp", "OutDestUnreachs")
+	u.Signal(syscall.SIGUSR1)
+	if err := u.WaitFor("sending renew to server "+gw+"\nudhcpc: lease of "+ip.String()+" obtained", hang); err != nil {
+		t.Fatalf("renewal to the gateway not answered: %v\n%s\n%s", err, agent.Output(), dhcpd.Output())
+	}
+	if n := snmp(t, c.Card, "Icmp", "OutDestUnreachs"); n != icmp0 {
+		t.Errorf("the card sent %d ICMP destination unreachable during the renewal", n-icmp0)
+	}
+	// dhcpd names the relay a message came through: the renewal (no
+	// server identifier in parentheses, unlike the first request) was
+	// relayed with giaddr, not routed.
+	if want := "DHCPREQUEST for " + ip.String() + " from " + c.Ports[0].Clients[0].MAC.String() + " via " + gw; !strings.Contains(dhcpd.Output(), want) {
+		t.Errorf("dhcpd did not see the renewal relayed (%q):\n%s", want, dhcpd.Output())
+	}
+}
+
+// snmp reads one counter of /proc/net/snmp in ns.
+func snmp(t *testing.T, ns *lab.NS, proto, name string) int {
+	t.Helper()
+	out, err := ns.Exec("cat", "/proc/net/snmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != proto+":" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == name {
+				v, _ := strconv.Atoi(f[i])
+				return v
+			}
+		}
+	}
+	t.Fatalf("no %s %s in /proc/net/snmp", proto, name)
+	return 0
+}

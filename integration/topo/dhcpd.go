@@ -13,6 +13,10 @@ import (
 type DHCPDOptions struct {
 	// Lease is the default and maximum lease time; 0 means 10 minutes.
 	Lease time.Duration
+	// GatewayServerID makes dhcpd name each port's gateway as its server
+	// identifier (option 54), as an RFC 5107 server-id override does: the
+	// clients then renew by unicast to the relay's gateway address.
+	GatewayServerID bool
 	// Extra is appended to dhcpd.conf verbatim.
 	Extra string
 }
@@ -27,15 +31,19 @@ func (c *Concentrator) DHCPDConf(o DHCPDOptions) string {
 		lease = 600
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "authoritative;\nallow leasequery;\ndefault-lease-time %d;\nmax-lease-time %d;\nmin-lease-time %d;\n", lease, lease, min(lease, 10))
+	fmt.Fprintf(&b, "authoritative;\nallow leasequery;\nping-check false;\ndefault-lease-time %d;\nmax-lease-time %d;\nmin-lease-time %d;\n", lease, lease, min(lease, 10))
 	up := netip.PrefixFrom(c.Layout.Servers[0], 24).Masked()
 	fmt.Fprintf(&b, "subnet %v netmask %v {}\n", up.Addr(), mask(up))
 	for _, p := range c.Ports {
 		base := p.Prefix.Addr().As4()
 		lo, hi := base, base
 		lo[3], hi[3] = 100, 199
-		fmt.Fprintf(&b, "subnet %v netmask %v {\n  range %v %v;\n  option routers %v;\n}\n",
+		fmt.Fprintf(&b, "subnet %v netmask %v {\n  range %v %v;\n  option routers %v;\n",
 			p.Prefix.Addr(), mask(p.Prefix), netip.AddrFrom4(lo), netip.AddrFrom4(hi), p.Layout.Gateway)
+		if o.GatewayServerID {
+			fmt.Fprintf(&b, "  option dhcp-server-identifier %v;\n", p.Layout.Gateway)
+		}
+		b.WriteString("}\n")
 	}
 	b.WriteString(o.Extra)
 	return b.String()
