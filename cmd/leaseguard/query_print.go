@@ -164,7 +164,7 @@ func printAnswer(w io.Writer, j answerJSON) {
 	}
 	for code := 1; code < 256; code++ {
 		if v, ok := j.RelayAgentInfo[strconv.Itoa(code)]; ok {
-			extra = append(extra, fmt.Sprintf("opt82.%d %s", code, v))
+			extra = append(extra, subOptionText(uint8(code), v))
 		}
 	}
 	if len(extra) > 0 {
@@ -288,4 +288,21 @@ func remoteText(b []byte) string {
 		return net.HardwareAddr(b).String()
 	}
 	return printable(b)
+}
+
+// subOptionText names a relay agent information sub-option and shows its
+// value readably: text for identifiers, a MAC for a 6-byte remote-id.
+func subOptionText(code uint8, hexValue string) string {
+	b, _ := hex.DecodeString(hexValue)
+	switch code {
+	case lq.SubCircuitID:
+		return "circuit-id " + strconv.Quote(printable(b))
+	case lq.SubRemoteID:
+		return "remote-id " + remoteText(b)
+	case lq.SubSubscriberID:
+		return "subscriber-id " + strconv.Quote(printable(b))
+	case lq.SubRelayID:
+		return "relay-id " + strconv.Quote(printable(b))
+	}
+	return fmt.Sprintf("opt82.%d %s", code, hexValue)
 }
