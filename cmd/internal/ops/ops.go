@@ -113,6 +113,9 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
+// Now is the operations' clock, for rendering times relative to it.
+func (o *Ops) Now() time.Time { return o.now() }
+
 // Logs returns the loggers ops controls.
 func (o *Ops) Logs() *Logs { return o.logs }
 
