@@ -280,5 +280,5 @@ func WriteLogging(w io.Writer, l ops.Logging) error {
 	return p.write(w, "")
 }
 
-func itoa(n int) string     { return strconv.Itoa(n) }
+func itoa(n int) string    { return strconv.Itoa(n) }
 func utoa(n uint64) string { return strconv.FormatUint(n, 10) }
