@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/u-root/u-root/pkg/kmodule"
 )
@@ -22,10 +23,15 @@ import (
 // that is neither is an error naming it.
 func ModuleClosure(root, kver string, names []string) ([]string, error) {
 	dir := filepath.Join(root, "lib/modules", kver)
+	var mu sync.Mutex // kmodule probes dependencies in parallel
 	seen := map[string]bool{}
 	p, err := kmodule.NewProber(kmodule.ProbeOpts{
 		RootDir: root, KVer: kver, IgnoreProcMods: true,
-		DryRunCB: func(path string) { seen[path] = true },
+		DryRunCB: func(path string) {
+			mu.Lock()
+			seen[path] = true
+			mu.Unlock()
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", kver, err)
