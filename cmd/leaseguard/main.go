@@ -38,6 +38,8 @@ func subcommands() []subcommand {
 		{"version", "print the version", runVersion},
 		{"board", "list, detect and prepare line-card profiles; the image's init", runBoard},
 		{"agent", "run the line-card agent: relay, gleaning, leasequery (--config FILE)", runAgent},
+		{"ctl", "talk to the running agent's management API (--socket PATH)", runCtl},
+		{"console", "console utilities: hash-password", runConsole},
 	}
 }
 
