@@ -122,7 +122,7 @@ func (o *Ops) spoofByInterface() map[string]uint64 {
 // Nft returns the anti-spoof ruleset's state and drop counters.
 func (o *Ops) Nft() (Nft, error) {
 	if o.deps.Nft == nil {
-		return Nft{}, errorf(Unavailable, "", "enforcement is off (enforcement.enabled in the configuration)")
+		return Nft{}, errorf(Unavailable, "", "enforcement is not running (enforcement.enabled is false, or this agent has no nftables applier)")
 	}
 	st, err := o.deps.Nft.Stats()
 	if err != nil {

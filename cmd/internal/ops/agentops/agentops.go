@@ -1,0 +1,83 @@
+// Package agentops connects the running agent (cmd/internal/agent) to the
+// operations layer and its front ends: the interfaces of ops.Deps over
+// the agent's accessors, and Wire, which adds the operations, the
+// management API and the serial console to the agent's tasks. It is a
+// package of its own so that the agent may import ops (for ops.Logs)
+// without a cycle.
+package agentops
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/leaseguard/leaseguard/cmd/internal/agent"
+	"github.com/leaseguard/leaseguard/cmd/internal/cli"
+	"github.com/leaseguard/leaseguard/cmd/internal/config"
+	"github.com/leaseguard/leaseguard/cmd/internal/console"
+	"github.com/leaseguard/leaseguard/cmd/internal/mgmt"
+	"github.com/leaseguard/leaseguard/cmd/internal/ops"
+	"github.com/leaseguard/leaseguard/platform"
+	"github.com/leaseguard/leaseguard/platform/serial"
+	"github.com/leaseguard/leaseguard/relay"
+)
+
+// Deps are the agent as the operations read it; call after Open. The
+// agent has no nftables enforcement and no run-time apply yet: Nft and
+// Applier stay nil (show nft answers that enforcement is not running,
+// a configuration apply that the agent must be restarted).
+func Deps(a *agent.Agent) (ops.Deps, error) {
+	if a.Leasequery() == nil {
+		return ops.Deps{}, errors.New("agentops: the agent is not open")
+	}
+	return ops.Deps{Table: a.Table(), Querier: a.Leasequery(), Relay: relayStats{a}, Ports: portStats{a}}, nil
+}
+
+type relayStats struct{ a *agent.Agent }
+
+func (r relayStats) Stats() relay.ServiceStats { return r.a.Stats().Relay }
+
+type portStats struct{ a *agent.Agent }
+
+func (p portStats) PortStats() map[string]platform.PortStats { return p.a.Stats().Ports }
+
+// Options are what Wire needs besides the agent and its configuration.
+type Options struct {
+	// Logs are the agent's loggers (the same ops.Logs the agent logs
+	// through, so that levels and debug traces set by an operator apply).
+	Logs *ops.Logs
+	// ConfigPath is the configuration file: SIGHUP reloads it, an apply
+	// replaces it.
+	ConfigPath string
+}
+
+// Wire builds the operations over an opened agent and adds them to its
+// tasks with the management API (cfg.API) and, when cfg.Console.Device is
+// set, the serial console. It returns the operations, for the agent's
+// SIGHUP (Reload) and leasequery RTTs (ObserveLeasequery).
+func Wire(a *agent.Agent, cfg *config.Config, opts Options) (*ops.Ops, error) {
+	deps, err := Deps(a)
+	if err != nil {
+		return nil, err
+	}
+	o, err := ops.New(deps, cfg, ops.Options{Logs: opts.Logs, ConfigPath: opts.ConfigPath})
+	if err != nil {
+		return nil, err
+	}
+	a.Add("ops", o)
+	srv, err := mgmt.New(o, mgmt.Config{Socket: cfg.API.Socket, TCP: cfg.API.TCP, Logger: o.Logs().For("api")})
+	if err != nil {
+		return nil, &agent.ConfigError{Err: err}
+	}
+	a.Add("api", srv)
+	if cfg.Console.Device == "" {
+		return o, nil
+	}
+	con, err := cli.New(o, console.Config{PasswordHash: cfg.Console.PasswordHash, Logger: o.Logs().For("console")})
+	if err != nil {
+		srv.Close()
+		return nil, &agent.ConfigError{Err: fmt.Errorf("console: %w", err)}
+	}
+	sup := &serial.Supervisor{Device: cfg.Console.Device, Baud: cfg.Console.Baud, Serve: con.Serve, Logger: o.Logs().For("console")}
+	a.Add("console", agent.FuncTask(sup.Run))
+	return o, nil
+}
