@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"iter"
 	"net"
 	"net/netip"
 	"slices"
@@ -26,29 +27,94 @@ type BindingFilter struct {
 	Limit int
 }
 
-// Bindings returns the bindings f selects, in address order.
+// Bindings returns the bindings f selects, in address order. The table
+// keeps no address order, so each call reads every candidate once and
+// keeps only the page's worth with the lowest addresses after the cursor
+// (BenchmarkBindingsPage).
 func (o *Ops) Bindings(f BindingFilter) (BindingPage, error) {
 	if err := f.check(); err != nil {
 		return BindingPage{}, err
 	}
-	all := o.candidates(f)
-	slices.SortFunc(all, func(a, b location.Binding) int { return a.IP.Compare(b.IP) })
 	page := BindingPage{Bindings: []Binding{}}
-	for _, b := range all {
+	sel := selection{n: f.Limit + 1}
+	if f.Limit == 0 {
+		sel.n = 0
+	}
+	for b := range o.candidates(f) {
 		if !f.match(b) {
 			continue
 		}
 		page.Total++
-		if f.After.IsValid() && b.IP.Compare(f.After) <= 0 {
-			continue
+		if !f.After.IsValid() || b.IP.Compare(f.After) > 0 {
+			sel.offer(b)
 		}
-		if f.Limit > 0 && len(page.Bindings) == f.Limit {
-			page.Next = page.Bindings[len(page.Bindings)-1].IP.String()
-			continue
-		}
-		page.Bindings = append(page.Bindings, BindingOf(b))
+	}
+	kept := sel.sorted()
+	if f.Limit > 0 && len(kept) > f.Limit {
+		kept = kept[:f.Limit]
+		page.Next = kept[f.Limit-1].IP.String()
+	}
+	for _, b := range kept {
+		page.Bindings = append(page.Bindings, BindingOf(*b))
 	}
 	return page, nil
+}
+
+// selection keeps the n bindings with the lowest addresses offered (every
+// one when n is 0) in a max-heap on the address, copying a binding only
+// when it is kept.
+type selection struct {
+	n    int
+	heap []*location.Binding
+}
+
+func (s *selection) offer(b location.Binding) {
+	if s.n > 0 && len(s.heap) == s.n {
+		if b.IP.Compare(s.heap[0].IP) >= 0 {
+			return
+		}
+		*s.heap[0] = b
+		s.down(0)
+		return
+	}
+	p := new(location.Binding)
+	*p = b
+	s.heap = append(s.heap, p)
+	if s.n > 0 {
+		s.up(len(s.heap) - 1)
+	}
+}
+
+func (s *selection) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if s.heap[parent].IP.Compare(s.heap[i].IP) >= 0 {
+			return
+		}
+		s.heap[parent], s.heap[i] = s.heap[i], s.heap[parent]
+		i = parent
+	}
+}
+
+func (s *selection) down(i int) {
+	for {
+		largest := i
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < len(s.heap) && s.heap[c].IP.Compare(s.heap[largest].IP) > 0 {
+				largest = c
+			}
+		}
+		if largest == i {
+			return
+		}
+		s.heap[i], s.heap[largest] = s.heap[largest], s.heap[i]
+		i = largest
+	}
+}
+
+func (s *selection) sorted() []*location.Binding {
+	slices.SortFunc(s.heap, func(a, b *location.Binding) int { return a.IP.Compare(b.IP) })
+	return s.heap
 }
 
 func (f BindingFilter) check() error {
@@ -69,22 +135,24 @@ func (f BindingFilter) check() error {
 }
 
 // candidates uses the table's narrowest index for f.
-func (o *Ops) candidates(f BindingFilter) []location.Binding {
+func (o *Ops) candidates(f BindingFilter) iter.Seq[location.Binding] {
 	t := o.deps.Table
 	switch {
 	case f.IP.IsValid():
-		if b, ok := t.ByIP(f.IP); ok {
-			return []location.Binding{b}
+		b, ok := t.ByIP(f.IP)
+		return func(yield func(location.Binding) bool) {
+			if ok {
+				yield(b)
+			}
 		}
-		return nil
 	case len(f.MAC) > 0:
-		return t.ByMAC(f.MAC)
+		return slices.Values(t.ByMAC(f.MAC))
 	case len(f.Modem) > 0:
-		return t.ByModem(f.Modem)
+		return slices.Values(t.ByModem(f.Modem))
 	case f.Port != "":
-		return t.ByPort(f.Port)
+		return slices.Values(t.ByPort(f.Port))
 	}
-	return slices.Collect(t.All())
+	return t.All()
 }
 
 func (f BindingFilter) match(b location.Binding) bool {

@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -156,5 +157,37 @@ func TestBindingAndClear(t *testing.T) {
 	}
 	if len(drain(stream)) != 0 {
 		t.Error("events published without Run following the table")
+	}
+}
+
+// TestPagesCoverTheTableInOrder: paging through bindings written in a
+// shuffled order yields every one once, in address order.
+func TestPagesCoverTheTableInOrder(t *testing.T) {
+	env := newEnv(t, ops.Options{})
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var want []string
+	for _, i := range rnd.Perm(500) {
+		b := opstest.Binding("192.168.10.1", "00:00:00:00:00:01", "cable1/0/1")
+		b.IP = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		upsert(t, env, b)
+	}
+	for i := range 500 {
+		want = append(want, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String())
+	}
+	var got []string
+	f := ops.BindingFilter{Limit: 7}
+	for {
+		page, err := env.Ops.Bindings(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ips(page)...)
+		if page.Next == "" {
+			break
+		}
+		f.After = netip.MustParseAddr(page.Next)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
 	}
 }
