@@ -58,15 +58,17 @@ func TestEventStream(t *testing.T) {
 	if _, err := a.client.ClearBinding(context.Background(), "192.168.10.3"); err != nil {
 		t.Fatal(err)
 	}
+	var got []string
+	for range 2 {
+		got = append(got, next(t, ch).Type)
+	}
+	// Table events come through Run; a configuration event at once, so
+	// it is made after the table's were seen.
 	if _, err := a.client.ApplyConfig(context.Background(), []byte(changedConfig), 0); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	var last ops.Event
-	for range 3 {
-		last = next(t, ch)
-		got = append(got, last.Type)
-	}
+	last := next(t, ch)
+	got = append(got, last.Type)
 	want := []string{ops.EventBindingAdded, ops.EventBindingRemoved, ops.EventConfigApplied}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("events (-want +got):\n%s", diff)

@@ -1,12 +1,16 @@
 package mgmt_test
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -142,5 +146,56 @@ func TestSchemaCheckerCatchesMismatches(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+// TestEventsMatchTheSchema: every kind of event, as the stream carries
+// it, validates against the Event schema.
+func TestEventsMatchTheSchema(t *testing.T) {
+	doc := loadDoc(t)
+	a := startAPIWith(t, ops.Options{EventBuffer: 8}, time.Hour)
+	b := opstest.Binding("192.168.10.3", "00:00:00:00:00:03", "cable1/0/1")
+	a.env.Ops.SpoofDrop("lgc0", b.IP, b.HWAddr) // seq 1: the stream resumes after it
+	a.upsert(t, b)
+	b.Port = "dsl2"
+	a.upsert(t, b)
+	a.env.Backend.Querier.SetStats(engine.RunnerStats{Stats: engine.Stats{Servers: []engine.ServerStats{{Server: opstestServer, Armed: true}}}})
+	a.env.Ops.PollServers()
+	if _, err := a.client.ApplyConfig(context.Background(), []byte(changedConfig), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.ClearBinding(context.Background(), "192.168.10.3"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ops.EventBindingAdded, ops.EventBindingChanged, ops.EventServerUp, ops.EventConfigApplied, ops.EventBindingRemoved}
+	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://leaseguard/v1/events", nil)
+	req.Header.Set("Last-Event-ID", "1")
+	resp, err := a.raw.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	schema := doc.Schema("Event")
+	sc := bufio.NewScanner(resp.Body)
+	var got []string
+	for len(got) < len(want) && sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var e ops.Event
+		_ = json.Unmarshal([]byte(data), &e)
+		got = append(got, e.Type)
+		if err := doc.Validate(schema, []byte(data)); err != nil {
+			t.Errorf("%s does not match the schema:\n%v\n%s", e.Type, err, data)
+		}
+	}
+	// Table events come through Run, the others at once: compare as sets.
+	sort.Strings(want)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
