@@ -100,6 +100,12 @@ func (o *Ops) applyFailed(cur ConfigState, err error) error {
 		return &Error{Kind: Failed, Err: fmt.Errorf("apply failed and its rollback too; the running state may match neither configuration: %w", err)}
 	}
 	o.log.Warn("configuration apply failed; rolled back", "generation", cur.Generation, "err", err)
+	var refused *Error
+	if errors.As(err, &refused) && refused.Kind == Invalid {
+		// The Applier refused before changing anything: a change it
+		// cannot make at run time (upstream.interface, api.socket...).
+		return &Error{Kind: Invalid, Field: refused.Field, Err: fmt.Errorf("not applied, generation %d still running: %w", cur.Generation, err)}
+	}
 	return &Error{Kind: Failed, Err: fmt.Errorf("apply failed, generation %d still running: %w", cur.Generation, err)}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/leaseguard/leaseguard/cmd/internal/config"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops/opstest"
 )
@@ -209,5 +210,26 @@ func TestRunStepsUndoesInReverse(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"do a", "do b", "undo b", "undo a"}, log, eq); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
+// refusing is an Applier that cannot change the upstream at run time.
+type refusing struct{}
+
+func (refusing) Apply(context.Context, *config.Config) error {
+	return &ops.Error{Kind: ops.Invalid, Field: "upstream.interface", Err: errors.New("upstream.interface: changing it needs a restart")}
+}
+
+func TestApplierRefusalKeepsItsField(t *testing.T) {
+	env := newEnv(t, ops.Options{})
+	deps := env.Backend.Deps()
+	deps.Applier = refusing{}
+	o, err := ops.New(deps, env.Config, ops.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.ApplyConfig(context.Background(), ops.ApplyRequest{Data: []byte(changed)})
+	if ops.KindOf(err) != ops.Invalid || ops.FieldOf(err) != "upstream.interface" || !strings.Contains(err.Error(), "generation 1 still running") {
+		t.Errorf("refused apply: %v (%v %q)", err, ops.KindOf(err), ops.FieldOf(err))
 	}
 }

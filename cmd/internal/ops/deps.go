@@ -55,6 +55,9 @@ type NftStats interface {
 // configuration it replaced running, kernel state included (RunSteps
 // builds such an Apply out of reversible steps). Apply is never called
 // concurrently with itself. cfg is validated and must not be modified.
+// A change the agent cannot make without a restart is refused before
+// anything changes with an *Error of kind Invalid naming the field
+// (answered 422 rather than 500).
 type Applier interface {
 	Apply(ctx context.Context, cfg *config.Config) error
 }
