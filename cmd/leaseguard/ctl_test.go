@@ -110,7 +110,7 @@ func TestCtlConfig(t *testing.T) {
 	if code, out, _ := ctl("config", "validate", good); code != 0 || !strings.HasSuffix(out, "good.json: valid\n") {
 		t.Errorf("validate: %d %q", code, out)
 	}
-	if code, _, errOut := ctl("config", "validate", bad); code != 1 || !strings.Contains(errOut, `unknown key "colour" [colour]`) {
+	if code, _, errOut := ctl("config", "validate", bad); code != 1 || !strings.Contains(errOut, `unknown key "relay.colour" [relay.colour]`) {
 		t.Errorf("validate a bad file: %d %q", code, errOut)
 	}
 	env.Backend.Applier.FailStep = "leasequery"

@@ -12,7 +12,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strings"
+	"reflect"
 	"time"
 )
 
@@ -145,7 +145,7 @@ func Parse(data []byte) (*Config, error) {
 		return nil, decodeError(data, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("config: unexpected data after the top-level object")
+		return nil, &FieldError{Msg: "unexpected data after the top-level object", Malformed: true}
 	}
 	c.setDefaults()
 	if err := c.Validate(); err != nil {
@@ -154,22 +154,22 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-// decodeError turns encoding/json's errors into ones that name the field
-// and, for syntax errors, the line.
+// decodeError turns encoding/json's errors into FieldErrors that name the
+// field (as a path) and, for syntax errors, the line.
 func decodeError(data []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
 		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
-		return fmt.Errorf("config: line %d: %v", line, se)
+		return &FieldError{Msg: fmt.Sprintf("line %d: %v", line, se), Malformed: true}
 	case errors.As(err, &te):
-		return fmt.Errorf("config: field %q: %s is not a valid %s", te.Field, te.Value, te.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Errorf("config: unknown key %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	default:
-		return fmt.Errorf("config: %v", err)
+		return &FieldError{Field: te.Field, Msg: fmt.Sprintf("%s is not a valid %s", te.Value, te.Type), Malformed: true}
 	}
+	if field, msg, ok := locate(data, reflect.TypeFor[Config]()); ok {
+		return &FieldError{Field: field, Msg: msg, Malformed: true}
+	}
+	return &FieldError{Msg: err.Error(), Malformed: true}
 }
 
 // Default values, named so docs and code agree.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"strings"
@@ -57,20 +58,21 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"unknown key", `"servers"→"servres"`, `unknown key "servres"`},
 		{"bad address", `"10.0.0.1"→"10.0.0.999"`, `10.0.0.999`},
 		{"no servers", `["10.0.0.1"]→[]`, "servers: at least one"},
-		{"bad kind", `"ethernet"→"fibre"`, `"fibre" is not one of`},
+		{"bad kind", `"ethernet"→"fibre"`, `ports[0].kind: "fibre" is not one of`},
 		{"bad prefix", `"192.168.10.0/24"→"192.168.10.0/33"`, `is not a prefix`},
 		{"long interface", `"sub0"→"averyveryverylongname"`, `ports[0].interface: "averyveryverylongname"`},
 		{"port on upstream", `"sub0"→"up0"`, `ports[0].interface: "up0" is the upstream interface`},
 		{"giaddr zero", `"10.0.0.2"→"0.0.0.0"`, `upstream.address: 0.0.0.0 is not a usable`},
 		{"modem on dsl", `"kind": "ethernet"→"kind": "dsl", "modem": "00:11:22:33:44:55"`, `modem and device_class apply to cable ports only`},
-		{"bad mac", `"kind": "ethernet"→"kind": "cable", "modem": "00:11:22"`, `not a 6-byte MAC`},
+		{"bad mac", `"kind": "ethernet"→"kind": "cable", "modem": "00:11:22"`, `ports[0].modem: "00:11:22" is not a 6-byte MAC`},
 		{"policy needs trust", `"kind": "ethernet"→"kind": "ethernet", "option82_policy": "keep"`, `ports[0].option82_policy: "keep" needs trust`},
 		{"rfc cap", `"servers"→"leasequery": {"max_outstanding": 500}, "servers"`, `leasequery.max_outstanding: 500 is outside 1-200`},
 		{"bad duration", `"servers"→"leasequery": {"unknown_ttl": "5 minutes"}, "servers"`, `is not a duration`},
 		{"tcp without tls", `"servers"→"api": {"tcp": {"listen": ":8443"}}, "servers"`, `api.tcp: listen, cert, key and client_ca are all required`},
 		{"bad log level", `"servers"→"log": {"level": "loud"}, "servers"`, `log.level: "loud" is not a level`},
 		{"unknown subsystem", `"servers"→"log": {"subsystems": {"dns": "debug"}}, "servers"`, `log.subsystems.dns: unknown subsystem`},
-		{"wrong type", `"servers"→"relay": {"max_hops": "ten"}, "servers"`, `field "relay.max_hops"`},
+		{"wrong type", `"servers"→"relay": {"max_hops": "ten"}, "servers"`, `relay.max_hops: string is not a valid int`},
+		{"unknown nested key", `"kind": "ethernet"→"kind": "ethernet", "modm": "x"`, `unknown key "ports[0].modm"`},
 		{"trailing data", `}→} {}`, `unexpected data after the top-level object`},
 		{"syntax", `"servers": [→"servers": [,`, `line 3:`},
 	}
@@ -121,4 +123,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config Validate rejects")
 		}
 	})
+}
+
+// Every error is a *FieldError carrying the path, so the management API can
+// name the field without reading messages.
+func TestErrorsAreFieldErrors(t *testing.T) {
+	tests := []struct {
+		in, field string
+		malformed bool
+	}{
+		{strings.Replace(minimal, `"sub0"`, `"up0"`, 1), "ports[0].interface", false},
+		{strings.Replace(minimal, `"servers"`, `"log": {"subsystems": {"relay": "loud"}}, "servers"`, 1), "log.subsystems.relay", false},
+		{strings.Replace(minimal, `"10.0.0.1"`, `"nope"`, 1), "servers[0]", true},
+		{strings.Replace(minimal, `"upstream"`, `"upstraem"`, 1), "upstraem", true},
+		{minimal + "x", "", true},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.in))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.field || fe.Malformed != tt.malformed {
+			t.Errorf("Parse error %v: got %+v, want field %q malformed %v", err, fe, tt.field, tt.malformed)
+		}
+	}
 }

@@ -8,20 +8,33 @@ import (
 	"strings"
 )
 
-// fieldError names the field (as a JSON path) and the offending value.
-type fieldError struct {
-	field string
-	msg   string
+// FieldError is one problem with a configuration: the field as a JSON
+// path ("ports[1].gateway"; empty for a syntax error) and what is wrong,
+// naming the value. Malformed is set for documents that do not decode
+// (syntax, unknown keys, wrong types) as opposed to values out of range.
+// Parse and Validate return one, or several joined with errors.Join.
+type FieldError struct {
+	Field     string
+	Msg       string
+	Malformed bool
 }
 
-func (e fieldError) Error() string { return "config: " + e.field + ": " + e.msg }
+func (e *FieldError) Error() string {
+	switch {
+	case e.Field == "":
+		return "config: " + e.Msg
+	case e.Msg == "unknown key":
+		return fmt.Sprintf("config: unknown key %q", e.Field)
+	}
+	return "config: " + e.Field + ": " + e.Msg
+}
 
 // Validate checks the values that decoding alone cannot: presence, ranges,
 // uniqueness and consistency. It reports every problem, not just the first.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fieldError{field, fmt.Sprintf(format, args...)})
+		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	c.validateNetwork(bad)
 	c.validatePorts(bad)

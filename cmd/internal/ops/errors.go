@@ -3,7 +3,8 @@ package ops
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/leaseguard/leaseguard/cmd/internal/config"
 )
 
 // ErrorKind says what kind of failure an Error is, so each front end can
@@ -83,9 +84,9 @@ func FieldOf(err error) string {
 	return ""
 }
 
-// configError classifies an error of config.Parse: syntax, unknown keys
-// and wrong types are Malformed, the rest Invalid; every joined problem
-// is listed with the field its message names.
+// configError classifies an error of config.Parse or Validate: documents
+// that do not decode are Malformed, the rest Invalid; every joined problem
+// is listed with the field (a JSON path) its *config.FieldError names.
 func configError(err error) *Error {
 	var leaves []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -95,9 +96,12 @@ func configError(err error) *Error {
 	}
 	e := &Error{Kind: Invalid, Err: err}
 	for i, l := range leaves {
-		msg := l.Error()
-		field, malformed := configField(msg)
-		e.Problems = append(e.Problems, Problem{Field: field, Message: msg})
+		var fe *config.FieldError
+		field, malformed := "", false
+		if errors.As(l, &fe) {
+			field, malformed = fe.Field, fe.Malformed
+		}
+		e.Problems = append(e.Problems, Problem{Field: field, Message: l.Error()})
 		if i == 0 {
 			e.Field = field
 			if malformed {
@@ -106,29 +110,4 @@ func configError(err error) *Error {
 		}
 	}
 	return e
-}
-
-// configField reads the field out of a config error message: the package
-// writes "config: FIELD: msg", `config: field "F": ...` for type errors
-// and `config: unknown key "K"`.
-func configField(msg string) (field string, malformed bool) {
-	rest, ok := strings.CutPrefix(msg, "config: ")
-	if !ok {
-		return "", false
-	}
-	for _, p := range []string{`field "`, `unknown key "`} {
-		if q, ok := strings.CutPrefix(rest, p); ok {
-			f, _, _ := strings.Cut(q, `"`)
-			return f, true
-		}
-	}
-	if strings.HasPrefix(rest, "line ") || strings.HasPrefix(rest, "unexpected") || strings.HasPrefix(rest, `"`) ||
-		strings.HasPrefix(rest, "ParseAddr") || strings.HasPrefix(rest, "json:") {
-		return "", true
-	}
-	f, _, ok := strings.Cut(rest, ": ")
-	if !ok || strings.ContainsAny(f, " \"") {
-		return "", false
-	}
-	return f, false
 }
