@@ -26,11 +26,13 @@ cross:
 	done
 	@ls -l $(BIN)/leaseguard-* | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
 
-# The test command of the README: unit tests, fuzz seed corpora, and the
-# end-to-end tests against real peers in network namespaces.
+# The test command of the README: unit tests, fuzz seed corpora, the
+# end-to-end tests against real peers in network namespaces, and the
+# appliance images booted under QEMU (image/image.mk).
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory qemu-test
 
 demo: deps build
 	$(GO) run ./integration/demo

@@ -83,7 +83,7 @@ qemu-test: cross-test images
 	@mkdir -p build
 	@LEASEGUARD_QEMU=1 $(GO) test -count=1 -timeout 15m -v -run 'TestBoot' ./image/qemu/ >build/qemu-test.log 2>&1; \
 		rc=$$?; grep -E '^\s*(--- |ok|FAIL|PASS)|measure:' build/qemu-test.log; \
-		[ $$rc = 0 ] || echo "qemu-test failed: console transcripts in build/qemu-test.log"; exit $$rc
+		[ $$rc = 0 ] || { tail -n 300 build/qemu-test.log; echo "qemu-test failed: console transcripts in build/qemu-test.log"; }; exit $$rc
 
 # Interactive boot for a person: console on this terminal (Ctrl-A X quits),
 # a shell on the console, user-mode networking.
