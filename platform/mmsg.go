@@ -89,7 +89,11 @@ func newMmsgReader(rc syscall.RawConn, slots, size, oobSize int) *mmsgReader {
 func (r *mmsgReader) recvmmsg(fd uintptr) bool {
 	r.vec.prepareRecv()
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.vec.hdrs[0])),
+		// RawSyscall: the call never blocks (MSG_DONTWAIT), so telling
+		// the scheduler it might only costs a processor handoff and a
+		// thread wake-up per call; measured about 40 % of the relay's CPU
+		// per packet at 10-20k pps (integration/relaybench).
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.vec.hdrs[0])),
 			uintptr(len(r.vec.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case unix.EINTR:
@@ -141,7 +145,8 @@ func newMmsgWriter(rc syscall.RawConn, slots, size int, named bool) *mmsgWriter 
 // sendmmsg is the RawConn.Write callback.
 func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
 	for w.next < w.n {
-		k, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.vec.hdrs[w.next])),
+		// RawSyscall as in recvmmsg: the socket is non-blocking.
+		k, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.vec.hdrs[w.next])),
 			uintptr(w.n-w.next), 0, 0, 0)
 		switch e {
 		case 0:
