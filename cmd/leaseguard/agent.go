@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/leaseguard/leaseguard/cmd/internal/agent"
 	"github.com/leaseguard/leaseguard/cmd/internal/config"
+	"github.com/leaseguard/leaseguard/cmd/internal/ops"
+	"github.com/leaseguard/leaseguard/cmd/internal/ops/agentops"
 )
 
 // runAgent is `leaseguard agent --config FILE`: the line card's
@@ -35,7 +39,7 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%s: %v", *path, err)
 	}
-	logs := agent.NewLoggers(stderr, cfg.Log)
+	logs := ops.NewLogs(stderr, cfg.Log)
 	a, err := agent.New(cfg, agent.Options{Logs: logs})
 	var ce *agent.ConfigError
 	if errors.As(err, &ce) {
@@ -48,6 +52,16 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := a.Open(); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
+	o, err := agentops.Wire(a, cfg, agentops.Options{Logs: logs, ConfigPath: *path})
+	var wce *agent.ConfigError
+	if errors.As(err, &wce) {
+		return usagef("%s: %v", *path, err)
+	}
+	if err != nil {
+		return err
+	}
+	a.OnLeasequery(o.ObserveLeasequery)
+	a.Add("sighup", agent.FuncTask(func(ctx context.Context) error { return reloadOnHangup(ctx, o, logs) }))
 	if *debugSocket != "" {
 		ds, err := agent.NewDebugSocket(a, *debugSocket)
 		if err != nil {
@@ -56,4 +70,25 @@ func runAgent(ctx context.Context, args []string, _, stderr io.Writer) error {
 		a.Add("debug socket", ds)
 	}
 	return a.Run(ctx)
+}
+
+// reloadOnHangup re-reads the configuration file on SIGHUP through the same
+// validated, atomic apply path as the management API.
+func reloadOnHangup(ctx context.Context, o *ops.Ops, logs *ops.Logs) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	log := logs.For("agent")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			if st, err := o.Reload(ctx); err != nil {
+				log.Warn("SIGHUP reload refused; the running configuration stays", "err", err)
+			} else {
+				log.Info("SIGHUP reload applied", "generation", st.Generation)
+			}
+		}
+	}
 }

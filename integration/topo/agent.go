@@ -58,8 +58,8 @@ func RemoveBinary() {
 }
 
 // LabConfig writes the topology's configuration for a run in the lab and
-// returns its path: enforcement, the snapshot file and the API socket
-// (other subsystems, with their own tests) are turned off, and the
+// returns its path: enforcement and the snapshot file (other subsystems,
+// with their own tests) are turned off, the API socket is private, and the
 // table's events are logged. edit, when set, changes the decoded JSON
 // object further.
 func (c *Concentrator) LabConfig(edit func(cfg map[string]any)) string {
@@ -69,7 +69,11 @@ func (c *Concentrator) LabConfig(edit func(cfg map[string]any)) string {
 	}
 	cfg["enforcement"] = map[string]any{"enabled": false}
 	delete(cfg, "snapshot")
-	delete(cfg, "api")
+	// The management API listens on a socket of this run's own, so that
+	// agents of parallel tests never share /run/leaseguard.sock.
+	dir := c.Lab.Dir()
+	c.APISocket = filepath.Join(dir, "api.sock")
+	cfg["api"] = map[string]any{"socket": c.APISocket}
 	cfg["log"] = map[string]any{"level": "info", "subsystems": map[string]any{"glean": "debug"}}
 	if edit != nil {
 		edit(cfg)
@@ -78,7 +82,7 @@ func (c *Concentrator) LabConfig(edit func(cfg map[string]any)) string {
 	if err != nil {
 		c.t.Fatalf("topo: %v", err)
 	}
-	return write(c.t, c.Lab.Dir(), "agent.json", string(b), 0o644)
+	return write(c.t, dir, "agent.json", string(b), 0o644)
 }
 
 // Agent is `leaseguard agent` running in the card namespace with its

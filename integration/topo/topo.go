@@ -97,6 +97,9 @@ type Concentrator struct {
 	Server *lab.NS
 	Card   *lab.NS
 	Ports  []*Port
+	// APISocket is the management API socket of the configuration
+	// LabConfig wrote last.
+	APISocket string
 }
 
 // Port is one subscriber port's side of the topology.

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/leaseguard/leaseguard/cmd/internal/config"
+	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/lq"
 	"github.com/leaseguard/leaseguard/lq/engine"
 	"github.com/leaseguard/leaseguard/lq/location"
@@ -35,7 +36,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Options are what the agent takes besides its configuration.
 type Options struct {
-	Logs *Loggers         // nil discards
+	// Logs are the per-subsystem loggers, whose levels and debug traces an
+	// operator changes at run time; nil discards.
+	Logs *ops.Logs
 	Now  func() time.Time // nil means time.Now
 	// Batch is how many frames or datagrams one system call moves on the
 	// ports and the upstream socket; 0 means 32.
@@ -61,16 +64,17 @@ type Agent struct {
 	transport *platform.LeasequeryTransport
 	service   *relay.Service
 
-	tasks []namedTask
-	ready chan struct{}
-	lq    lqCounters
+	tasks       []namedTask
+	resultHooks []func(engine.Result)
+	ready       chan struct{}
+	lq          lqCounters
 }
 
 // New checks cfg and builds the relay, the table and the leasequery
 // engine; it does no I/O. Its errors are *ConfigError.
 func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if opts.Logs == nil {
-		opts.Logs = NewLoggers(discard{}, config.Log{})
+		opts.Logs = ops.NewLogs(nil, config.Log{})
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -186,6 +190,11 @@ func (a *Agent) wire() error {
 	}
 	return nil
 }
+
+// OnLeasequery adds f to what sees every leasequery result the runner
+// decides (before Run), such as the operations' RTT histograms. f runs on
+// the runner's goroutine and must not block.
+func (a *Agent) OnLeasequery(f func(engine.Result)) { a.resultHooks = append(a.resultHooks, f) }
 
 // Add plugs in a task that runs with the others (before Run).
 func (a *Agent) Add(name string, t Task) { a.tasks = append(a.tasks, namedTask{name, t}) }

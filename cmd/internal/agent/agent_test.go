@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/leaseguard/leaseguard/cmd/internal/config"
+	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/lq"
 	"github.com/leaseguard/leaseguard/lq/engine"
 	"github.com/leaseguard/leaseguard/lq/location"
@@ -118,7 +119,7 @@ func TestExpiryTask(t *testing.T) { synctest.Test(t, testExpiryTask) }
 
 func testExpiryTask(t *testing.T) {
 	table := location.New(location.Config{})
-	e := newExpiryTask(table, time.Now, NewLoggers(discard{}, config.Log{}).For("glean"))
+	e := newExpiryTask(table, time.Now, ops.NewLogs(nil, config.Log{}).For("glean"))
 	sub := table.Subscribe("test")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -49,6 +49,9 @@ func (c *lqCounters) stats() LeasequeryStats {
 // relay sees that client's DHCPRELEASE itself, and the answer may predate
 // the DHCPACK just gleaned.
 func (a *Agent) onResult(res engine.Result) {
+	for _, f := range a.resultHooks {
+		f(res)
+	}
 	now := a.opts.Now()
 	log := a.lqLog
 	switch res.Type {
