@@ -77,8 +77,9 @@ images: cross
 cross-test: cross
 	$(GO) test -count=1 -run 'TestCrossBinaries' -v ./image/
 
-# Boots every board's image (and the bare baseline) under QEMU with NICs in
-# lab namespaces. LEASEGUARD_QEMU=1 makes missing images a failure, not a skip.
+# Boots every board's image under QEMU with NICs in lab namespaces and
+# relays DHCP through each guest to dhcpd (needs isc-dhcp-server and
+# udhcpc). LEASEGUARD_QEMU=1 makes missing images a failure, not a skip.
 qemu-test: cross-test images
 	@mkdir -p build
 	@LEASEGUARD_QEMU=1 $(GO) test -count=1 -timeout 15m -v -run 'TestBoot' ./image/qemu/ >build/qemu-test.log 2>&1; \
