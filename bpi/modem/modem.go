@@ -41,6 +41,7 @@ type Stats struct {
 	BadFrame   atomic.Uint64 // header, HCS or PDU malformed
 	NotForCPE  atomic.Uint64 // clear, to a MAC that is none of our CPEs
 	CPEErrors  atomic.Uint64 // the CPE side refused a frame
+	Mgmt       atomic.Uint64 // MAC management frames (BPKM), not data: see Keyer
 }
 
 // Modem is an emulated cable modem. SetTEKs and Receive may be called
