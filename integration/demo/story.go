@@ -50,6 +50,8 @@ func story(d *demo) {
 		d.Fatalf("the sweep did not recover all %d leases", leaseCount)
 	}
 
+	accessStory(d)
+
 	step("Done in %v; tearing the lab down", time.Since(start).Round(100*time.Millisecond))
 }
 

@@ -150,7 +150,11 @@ func (c commands) leasequery(ctx context.Context, a console.Args, out io.Writer)
 	default:
 		q = lq.Query{Kind: lq.ByClientID, ClientID: a.Bytes("id")}
 	}
-	if _, err := fmt.Fprintf(out, "Asking %d servers (Ctrl-C stops waiting)...\n", len(c.o.Config().Config.Servers)); err != nil {
+	n, servers := len(c.o.Config().Config.Servers), "servers"
+	if n == 1 {
+		servers = "server"
+	}
+	if _, err := fmt.Fprintf(out, "Asking %d %s (Ctrl-C stops waiting)...\n", n, servers); err != nil {
 		return err
 	}
 	r, err := c.o.Leasequery(ctx, q)

@@ -114,7 +114,7 @@ Server    State  Timer        Outstanding  Pending  Window  SRTT ms
 --------  -----  -----------  -----------  -------  ------  -------
 10.0.0.1  up     42s          1            0        32.0    1.2
 10.0.0.3  down   probe in 8s  0            2        1.0     0.0
-Timer: RFC 4388 §6.7, running while the server answers; once expired,
+Timer: RFC 4388 section 6.7, running while the server answers; once expired,
 the server gets one probe at a time.
 
 Server    Sent  Retrans  Active  Unassigned  Unknown  Timeouts

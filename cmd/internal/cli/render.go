@@ -95,7 +95,7 @@ func WriteServers(w io.Writer, servers []ops.Server, now time.Time) error {
 	if err := state.write(w); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprint(w, "Timer: RFC 4388 §6.7, running while the server answers; once expired,\nthe server gets one probe at a time.\n\n"); err != nil {
+	if _, err := fmt.Fprint(w, "Timer: RFC 4388 section 6.7, running while the server answers; once expired,\nthe server gets one probe at a time.\n\n"); err != nil {
 		return err
 	}
 	return counts.write(w)

@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	c.validateNetwork(bad)
 	c.validatePorts(bad)
 	c.validateTuning(bad)
+	c.validateBPI(bad)
 	c.validateFrontEnds(bad)
 	return errors.Join(errs...)
 }
@@ -186,7 +187,7 @@ func (c *Config) validateFrontEnds(bad badFunc) {
 }
 
 // Subsystems are the names a log level or debug trace can be set for.
-var Subsystems = []string{"relay", "lq", "glean", "nft", "bpi", "console", "api", "board"}
+var Subsystems = []string{"agent", "relay", "lq", "glean", "nft", "bpi", "console", "api", "board"}
 
 func knownSubsystem(s string) bool {
 	for _, k := range Subsystems {

@@ -72,7 +72,7 @@ func Wire(a *agent.Agent, cfg *config.Config, opts Options) (*ops.Ops, error) {
 	if cfg.Console.Device == "" {
 		return o, nil
 	}
-	con, err := cli.New(o, console.Config{PasswordHash: cfg.Console.PasswordHash, Logger: o.Logs().For("console")})
+	con, err := cli.New(o, console.Config{PasswordHash: cfg.Console.PasswordHash, Prompt: prompt(cfg), Logger: o.Logs().For("console")})
 	if err != nil {
 		srv.Close()
 		return nil, &agent.ConfigError{Err: fmt.Errorf("console: %w", err)}
@@ -80,4 +80,13 @@ func Wire(a *agent.Agent, cfg *config.Config, opts Options) (*ops.Ops, error) {
 	sup := &serial.Supervisor{Device: cfg.Console.Device, Baud: cfg.Console.Baud, Serve: con.Serve, Logger: o.Logs().For("console")}
 	a.Add("console", agent.FuncTask(sup.Run))
 	return o, nil
+}
+
+// prompt names the card on its console, as network equipment shows its
+// hostname: the relay-id when there is one.
+func prompt(cfg *config.Config) string {
+	if cfg.RelayID == "" {
+		return ""
+	}
+	return cfg.RelayID + "> "
 }
