@@ -33,6 +33,7 @@ type Config struct {
 	Relay       Relay       `json:"relay"`
 	Leasequery  Leasequery  `json:"leasequery"`
 	Enforcement Enforcement `json:"enforcement"`
+	BPI         BPI         `json:"bpi,omitzero"`
 	Snapshot    Snapshot    `json:"snapshot"`
 	Console     Console     `json:"console"`
 	API         API         `json:"api"`
@@ -217,6 +218,7 @@ func (c *Config) setDefaults() {
 	if c.Console.Device != "" && c.Console.Baud == 0 {
 		c.Console.Baud = DefaultBaud
 	}
+	c.BPI.setDefaults()
 	for i := range c.Ports {
 		p := &c.Ports[i]
 		if p.CircuitID == "" {
