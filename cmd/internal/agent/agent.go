@@ -127,7 +127,10 @@ func (a *Agent) Open() (err error) {
 	if a.ports, err = platform.OpenPorts(pcs); err != nil {
 		return err
 	}
-	return a.wire()
+	if err := a.wire(); err != nil {
+		return err
+	}
+	return a.openBPI() // after wire: it asks the leasequery runner
 }
 
 // openListeners binds gateway:67 for every port gateway. A gateway that
@@ -302,6 +305,7 @@ type Stats struct {
 	Table      location.Stats
 	Upstream   platform.UpstreamStats
 	Ports      map[string]platform.PortStats // by interface
+	BPI        *BPIStats                     `json:",omitempty"` // nil when BPI is off
 }
 
 // Stats returns the counters so far (after Open).
@@ -310,6 +314,9 @@ func (a *Agent) Stats() Stats {
 		Table: a.table.Stats(), Upstream: a.upstream.Stats(), Ports: map[string]platform.PortStats{}}
 	for _, p := range a.ports.Ports() {
 		s.Ports[p.Name()] = p.Stats()
+	}
+	if b, ok := a.BPIStats(); ok {
+		s.BPI = &b
 	}
 	return s
 }
