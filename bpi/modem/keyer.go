@@ -62,6 +62,7 @@ type Keyer struct {
 	newest   time.Time // expiry of the newer key of the last reply
 	id       uint8
 	gotFirst bool
+	replied  chan struct{} // closed at the next installed reply
 }
 
 // NewKeyer returns a keyer that will ask for keys at its first Poll.
@@ -81,7 +82,7 @@ func NewKeyer(cfg KeyerConfig) (*Keyer, error) {
 	if cfg.Retry == 0 {
 		cfg.Retry = DefaultKeyRetry
 	}
-	k := &Keyer{cfg: cfg, keyed: make(chan struct{}), kick: make(chan struct{}, 1)}
+	k := &Keyer{cfg: cfg, keyed: make(chan struct{}), kick: make(chan struct{}, 1), replied: make(chan struct{})}
 	m := cfg.Modem.cfg
 	client, err := bpkm.NewKeyClient(m.MAC, m.PrimarySAID, cfg.Suite, cfg.AK, keySink{k})
 	if err != nil {
@@ -173,6 +174,15 @@ func (k *Keyer) scheduleRekey(now time.Time) {
 		k.gotFirst = true
 		close(k.keyed)
 	}
+	close(k.replied)
+	k.replied = make(chan struct{})
+}
+
+// Replied returns a channel closed when the next Key Reply is installed.
+func (k *Keyer) Replied() <-chan struct{} {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.replied
 }
 
 // Rekey makes the next Poll send a Key Request, as a modem does when it

@@ -115,6 +115,7 @@ func TestKeyerSchedule(t *testing.T) {
 	// Answered just before the CMTS rolls, the newer key is inside the
 	// grace time: the modem waits a retry interval, not zero.
 	late := t0.Add(2*keyLifetime - 5*time.Second)
+	replied := k.Replied()
 	k.Rekey()
 	got, frame := step(late)
 	if !got.Sent {
@@ -122,6 +123,14 @@ func TestKeyerSchedule(t *testing.T) {
 	}
 	if _, err := k.HandleFrame(c.answer(t, frame, late), late); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-replied:
+	default:
+		t.Error("Replied not closed by the reply")
+	}
+	if got := m.Keys(); got.Newer == nil || got.Newer.Seq != 1 {
+		t.Errorf("modem keys after the reply: %+v, want the SA's pair (0, 1)", got)
 	}
 	if got, _ := step(late); got != (poll{false, late.Add(2 * time.Second)}) {
 		t.Fatalf("poll after a reply inside the grace time: %+v", got)

@@ -87,6 +87,14 @@ func (m *Modem) SetTEKs(said uint16, older, newer *bpi.TEK) error {
 	return nil
 }
 
+// Keys returns the key pair the modem holds (for tests and the demo, to
+// show what it can and cannot decrypt).
+func (m *Modem) Keys() bpi.SA {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.keys
+}
+
 func (m *Modem) keyBySeq(seq uint8) *bpi.TEK {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
