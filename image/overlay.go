@@ -28,6 +28,14 @@ type Overlay struct {
 	Trees []string
 }
 
+// RuntimeDirs are the empty directories every image provides, because
+// u-root's init creates neither and the agent does not create them:
+// /run for the management API's socket (the agent's default
+// /run/leaseguard.sock: without it the agent refuses to start), and
+// /var/lib/leaseguard for the binding snapshot the boards' agent.json
+// names.
+var RuntimeDirs = []string{"run", "var/lib/leaseguard"}
+
 // WriteOverlay writes the overlay as a newc cpio archive, reproducibly
 // (fixed owners and times, sorted names).
 func WriteOverlay(w io.Writer, o Overlay) error {
@@ -53,7 +61,27 @@ func WriteOverlay(w io.Writer, o Overlay) error {
 	if err := cpio.WriteRecordsAndDirs(rw, recs); err != nil {
 		return fmt.Errorf("overlay: %w", err)
 	}
+	for _, d := range RuntimeDirs {
+		// Written with their parents by hand: WriteRecordsAndDirs would
+		// add a "." record for a top-level one, and the kernel would
+		// chmod the root to it. The writer skips names already written.
+		if err := cpio.WriteRecords(rw, dirChain(d)); err != nil {
+			return fmt.Errorf("overlay: %w", err)
+		}
+	}
 	return cpio.WriteTrailer(rw)
+}
+
+// dirChain returns directory records for d and each of its parents,
+// outermost first.
+func dirChain(d string) []cpio.Record {
+	var recs []cpio.Record
+	for i, c := range d {
+		if c == '/' {
+			recs = append(recs, cpio.Directory(d[:i], 0o755))
+		}
+	}
+	return append(recs, cpio.Directory(d, 0o755))
 }
 
 // treeRecords returns the regular files under dir as records named

@@ -61,6 +61,7 @@ func TestConcatOverlay(t *testing.T) {
 		"bin/leaseguard": "\x7fELF leaseguard", "bin/uinit": "leaseguard",
 		"etc": "", "etc/leaseguard": "", "etc/leaseguard/board.json": "{}", "etc/uinit.flags": uflag.ArgvToFile(args),
 		"lib": "", "lib/modules": "", "lib/modules/k": "", "lib/modules/k/modules.dep": "",
+		"run": "", "var": "", "var/lib": "", "var/lib/leaseguard": "",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("initramfs contents (-want +got):\n%s", diff)

@@ -79,6 +79,7 @@ func TestBoot(t *testing.T) {
 				{"NICs renamed", (*guest).checkNICs},
 				{"peers reach the ports", (*guest).checkPeers},
 				{"CLI serial port", (*guest).checkCLIPort},
+				{"agent ready", (*guest).checkAgent},
 				{"relay DHCP through the guest", (*guest).checkRelay},
 				// Next, with the agent's features: glean and the table over
 				// the CLI serial port, nftables and a spoofed source dropped,
@@ -217,4 +218,21 @@ func (g *guest) checkCLIPort() {
 		g.t.Fatalf("CLI socket: %v", err)
 	}
 	c.Close()
+}
+
+// agentRE matches the agent's readiness log line, or board init's line
+// saying the agent stopped (a configuration or start-up error, then idle
+// or a restart).
+var agentRE = regexp.MustCompile(`msg="agent ready"|leaseguard: board \S+: agent [^\r\n]*`)
+
+// checkAgent: the agent board init started is ready (every task, the
+// ports' packet sockets among them), not stopped on an error.
+func (g *guest) checkAgent() {
+	m, err := g.vm.Console.Seen(agentRE, bootTimeout)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if m.Groups[0] != `msg="agent ready"` {
+		g.t.Fatalf("the agent is not running: %s", m.Groups[0])
+	}
 }

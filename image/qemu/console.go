@@ -56,15 +56,27 @@ type Match struct {
 	At     time.Duration // since the console started, when the match was complete
 }
 
+// Seen waits until anything the console printed, before or after the
+// cursor, matches re, and returns the first match; the cursor stays. It
+// is for lines that may come between the answers WaitFor consumes, like
+// a daemon's log.
+func (c *Console) Seen(re *regexp.Regexp, timeout time.Duration) (Match, error) {
+	return c.wait(re, timeout, false)
+}
+
 // WaitFor waits until the output after the cursor matches re, moves the
 // cursor past the match and returns it. The timeout bounds a hang; it
 // asserts nothing about speed.
 func (c *Console) WaitFor(re *regexp.Regexp, timeout time.Duration) (Match, error) {
+	return c.wait(re, timeout, true)
+}
+
+func (c *Console) wait(re *regexp.Regexp, timeout time.Duration, advance bool) (Match, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		c.mu.Lock()
-		m, ok := c.matchLocked(re)
+		m, ok := c.matchLocked(re, advance)
 		changed, closed, closeErr := c.changed, c.closed, c.closeErr
 		c.mu.Unlock()
 		if ok {
@@ -81,8 +93,14 @@ func (c *Console) WaitFor(re *regexp.Regexp, timeout time.Duration) (Match, erro
 	}
 }
 
-func (c *Console) matchLocked(re *regexp.Regexp) (Match, bool) {
-	loc := re.FindSubmatchIndex(c.out[c.cursor:])
+// matchLocked matches re after the cursor, moving it past the match, or
+// (advance false) anywhere, leaving it.
+func (c *Console) matchLocked(re *regexp.Regexp, advance bool) (Match, bool) {
+	from := c.cursor
+	if !advance {
+		from = 0
+	}
+	loc := re.FindSubmatchIndex(c.out[from:])
 	if loc == nil {
 		return Match{}, false
 	}
@@ -92,9 +110,11 @@ func (c *Console) matchLocked(re *regexp.Regexp) (Match, bool) {
 			groups = append(groups, "")
 			continue
 		}
-		groups = append(groups, string(c.out[c.cursor+loc[i]:c.cursor+loc[i+1]]))
+		groups = append(groups, string(c.out[from+loc[i]:from+loc[i+1]]))
 	}
-	c.cursor += loc[1]
+	if advance {
+		c.cursor = from + loc[1]
+	}
 	return Match{Groups: groups, At: time.Since(c.start)}, true
 }
 
