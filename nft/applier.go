@@ -34,6 +34,16 @@ type Stats struct {
 	Unknown int
 	// Counters holds every named counter, by port and reason.
 	Counters map[CounterID]Counter
+	// UnknownDestination counts packets towards subscriber addresses
+	// without a binding, dropped before routing; ReportedDestination
+	// those of them reported (the first of each address per window);
+	// UnknownDst is the number of addresses reported within the window.
+	// All zero without Config.SubscriberNets.
+	UnknownDestination, ReportedDestination Counter
+	UnknownDst                              int
+	// ForwardedDHCP counts client DHCP from each port dropped instead of
+	// forwarded (Config.DropForwardedDHCP), by port.
+	ForwardedDHCP map[string]Counter
 	// Programming describes the transactions this applier sent.
 	Programming Programming
 }

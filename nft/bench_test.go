@@ -121,6 +121,18 @@ func BenchmarkAllowedSet100k(b *testing.B) {
 		}
 		check(b)
 	})
+	// With subscriber nets, the ip table's bound set gets every address
+	// too, in the same transaction.
+	down := cfg
+	down.SubscriberNets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	b.Run("Rebuild/leaseguard-with-bound4", func(b *testing.B) {
+		for range b.N {
+			if err := k.Rebuild(down, elems, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		check(b)
+	})
 	b.Run("Rebuild/nft-f", func(b *testing.B) {
 		for range b.N {
 			runNFT(b, tp.Card, "-f", rebuildFile)
@@ -197,6 +209,30 @@ func BenchmarkBindingChange(b *testing.B) {
 		for range b.N {
 			deleted++
 			runNFT(b, tp.Card, cmd("delete", elems[n-deleted]))
+		}
+	})
+}
+
+// BenchmarkReadAllowed100k reads back 100,000 programmed elements, as a
+// restarted agent does before its first Rebuild, side by side with nft(8)
+// listing the same set.
+func BenchmarkReadAllowed100k(b *testing.B) {
+	const n = 100_000
+	tp, k, cfg := benchGuard(b)
+	if err := k.Rebuild(cfg, benchElements(n, time.Now()), time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("leaseguard", func(b *testing.B) {
+		for range b.N {
+			elems, err := k.ReadAllowed(nft.DefaultTable, time.Now())
+			if err != nil || len(elems) != n {
+				b.Fatalf("read %d elements (%v), want %d", len(elems), err, n)
+			}
+		}
+	})
+	b.Run("nft-list", func(b *testing.B) {
+		for range b.N {
+			runNFT(b, tp.Card, "list", "set", "netdev", nft.DefaultTable, nft.AllowedSet)
 		}
 	})
 }

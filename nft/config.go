@@ -31,6 +31,10 @@ const (
 	// DefaultPriority runs the ingress chains before anything else on the
 	// port (tc ingress and other netdev tables at priority 0).
 	DefaultPriority = -500
+	// DefaultDownstreamRate and DefaultDownstreamBurst limit reports of
+	// unknown destinations, all ports together.
+	DefaultDownstreamRate  = 100
+	DefaultDownstreamBurst = 20
 )
 
 // Config is the ruleset leaseguard owns.
@@ -58,7 +62,27 @@ type Config struct {
 	MaxTimeout time.Duration
 	// Priority of the ingress chains.
 	Priority int32
+
+	// SubscriberNets are the prefixes subscribers are addressed from.
+	// When set, a second owned table (family ip, same name) drops every
+	// packet towards an address in them that no binding holds, before
+	// routing, and reports each new one to NFLogGroup: the card never
+	// ARPs down a port for an address it does not know, and traffic
+	// towards a subscriber it has forgotten (after a reboot: the case
+	// RFC 4388 §1 was written for) triggers a leasequery.
+	SubscriberNets []netip.Prefix
+	// DownstreamRate and DownstreamBurst limit those reports per second,
+	// all ports together.
+	DownstreamRate, DownstreamBurst uint32
+	// DropForwardedDHCP drops client DHCP (UDP 68 -> 67) that the kernel
+	// would forward from a subscriber port: when leaseguard relays
+	// unicast renewals itself, routing must not deliver a second copy
+	// without option 82. It lives in the ip table too.
+	DropForwardedDHCP bool
 }
+
+// hasIPTable reports whether the ruleset has the ip-family table.
+func (cfg Config) hasIPTable() bool { return len(cfg.SubscriberNets) > 0 || cfg.DropForwardedDHCP }
 
 // Port is one subscriber-facing interface.
 type Port struct {
@@ -92,10 +116,31 @@ func (cfg Config) Validate() (Config, error) {
 	cfg.UnknownTimeout = orDefault(cfg.UnknownTimeout, DefaultUnknownTimeout)
 	cfg.MaxTimeout = orDefault(cfg.MaxTimeout, DefaultMaxTimeout)
 	cfg.Priority = orDefault(cfg.Priority, DefaultPriority)
+	cfg.DownstreamRate = orDefault(cfg.DownstreamRate, DefaultDownstreamRate)
+	cfg.DownstreamBurst = orDefault(cfg.DownstreamBurst, DefaultDownstreamBurst)
+	if err := cfg.maskNets(); err != nil {
+		return cfg, err
+	}
 	if cfg.UnknownTimeout < time.Millisecond || cfg.MaxTimeout < time.Millisecond {
 		return cfg, fmt.Errorf("nft config: timeouts must be at least 1ms (unknown %v, max %v)", cfg.UnknownTimeout, cfg.MaxTimeout)
 	}
 	return cfg, nil
+}
+
+// maskNets checks the subscriber nets and masks copies of them.
+func (cfg *Config) maskNets() error {
+	if len(cfg.SubscriberNets) == 0 {
+		return nil
+	}
+	nets := make([]netip.Prefix, len(cfg.SubscriberNets))
+	for i, p := range cfg.SubscriberNets {
+		if !p.IsValid() || !p.Addr().Is4() {
+			return fmt.Errorf("nft config: subscriber net %d (%v): not an IPv4 prefix", i, p)
+		}
+		nets[i] = p.Masked()
+	}
+	cfg.SubscriberNets = nets
+	return nil
 }
 
 func validatePorts(ports []Port) error {

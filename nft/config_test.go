@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/nftables"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -19,7 +20,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		Table: "leaseguard", Ports: []Port{{Name: "p1"}},
 		UnknownRate: 10, UnknownBurst: 5, UnknownTimeout: 30 * time.Second, UnknownSize: 65536,
-		MaxTimeout: 7 * 24 * time.Hour, Priority: -500,
+		MaxTimeout: 7 * 24 * time.Hour, Priority: -500, DownstreamRate: 100, DownstreamBurst: 20,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
@@ -40,6 +41,8 @@ func TestConfigErrors(t *testing.T) {
 		{"relay zero", Config{Ports: []Port{{Name: "p1", RelayAddr: netip.IPv4Unspecified()}}}, "not a unicast IPv4"},
 		{"trusted mac", Config{TrustedMACs: []net.HardwareAddr{{1, 2, 3}}}, "trusted MAC 0"},
 		{"tiny timeout", Config{UnknownTimeout: time.Microsecond}, "at least 1ms"},
+		{"v6 subscriber net", Config{SubscriberNets: []netip.Prefix{netip.MustParsePrefix("2001:db8::/64")}}, "subscriber net 0"},
+		{"invalid subscriber net", Config{SubscriberNets: []netip.Prefix{{}}}, "subscriber net 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,5 +90,59 @@ func TestBuildShape(t *testing.T) {
 	}
 	if rs.Allowed.Timeout != 0 || !rs.Allowed.HasTimeout || rs.Unknown.Timeout != DefaultUnknownTimeout || !rs.Unknown.Dynamic {
 		t.Errorf("sets: allowed %+v, unknown %+v", rs.Allowed, rs.Unknown)
+	}
+}
+
+// TestBuildIPTable: subscriber nets give the downstream chains (one jump
+// per net in each hook), forwarded-DHCP drops one rule per port, and
+// without either there is no ip table. Validate masks a copy of the nets.
+func TestBuildIPTable(t *testing.T) {
+	ports := []Port{{Name: "p1"}, {Name: "p2"}}
+	nets := []netip.Prefix{netip.MustParsePrefix("10.0.1.7/24"), netip.MustParsePrefix("10.0.4.0/22")}
+	tests := []struct {
+		name      string
+		cfg       Config
+		wantRules map[string]int
+		wantSets  bool
+	}{
+		{"none", Config{Ports: ports}, nil, false},
+		{"downstream", Config{Ports: ports, SubscriberNets: nets}, map[string]int{"dst_pre": 2, "dst_out": 2, "dst_check": 6}, true},
+		{"forwarded DHCP", Config{Ports: ports, DropForwardedDHCP: true}, map[string]int{"fwd_dhcp": 2}, false},
+		{"both", Config{Ports: ports, SubscriberNets: nets, DropForwardedDHCP: true},
+			map[string]int{"dst_pre": 2, "dst_out": 2, "dst_check": 6, "fwd_dhcp": 2}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := Build(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantRules == nil {
+				if rs.IP != nil {
+					t.Fatalf("ip table built: %+v", rs.IP)
+				}
+				return
+			}
+			got := map[string]int{}
+			for _, r := range rs.IP.Rules {
+				got[r.Chain.Name]++
+			}
+			if diff := cmp.Diff(tt.wantRules, got); diff != "" {
+				t.Errorf("rules per chain (-want +got):\n%s", diff)
+			}
+			if (rs.IP.Bound != nil) != tt.wantSets || (rs.IP.UnknownDst != nil) != tt.wantSets {
+				t.Errorf("sets: bound %v, unknown %v; want present %v", rs.IP.Bound, rs.IP.UnknownDst, tt.wantSets)
+			}
+			if rs.IP.Table.Name != rs.Table.Name || rs.IP.Table.Family != nftables.TableFamilyIPv4 {
+				t.Errorf("ip table %+v", rs.IP.Table)
+			}
+		})
+	}
+	if nets[0] != netip.MustParsePrefix("10.0.1.7/24") {
+		t.Errorf("Validate changed the caller's nets: %v", nets)
+	}
+	cfg, err := Config{SubscriberNets: nets}.Validate()
+	if err != nil || cfg.SubscriberNets[0] != netip.MustParsePrefix("10.0.1.0/24") {
+		t.Errorf("Validate: %v, nets %v; want 10.0.1.0/24 first", err, cfg.SubscriberNets)
 	}
 }

@@ -96,7 +96,7 @@ func (f *Fake) Stats() (Stats, error) {
 func (f *Fake) StatsAt(now time.Time) Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := Stats{Programming: f.prog, Counters: map[CounterID]Counter{}}
+	st := Stats{Programming: f.prog, Counters: map[CounterID]Counter{}, ForwardedDHCP: map[string]Counter{}}
 	for _, e := range f.elements {
 		if alive(e, now) {
 			st.Allowed++
@@ -124,6 +124,49 @@ func (f *Fake) Allows(port string, ip netip.Addr, mac net.HardwareAddr, now time
 	}
 	e, ok := f.elements[k]
 	return ok && alive(e, now)
+}
+
+// AllowsDestination reports whether a packet towards ip would pass the
+// downstream check at now: a live element holds ip, or the ruleset has no
+// SubscriberNets, or ip is in none of them.
+func (f *Fake) AllowsDestination(ip netip.Addr, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cfg == nil {
+		return true
+	}
+	inNets := false
+	for _, n := range f.cfg.SubscriberNets {
+		inNets = inNets || n.Contains(ip)
+	}
+	if !inNets {
+		return true
+	}
+	for _, e := range f.elements {
+		if e.IP == ip && alive(e, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadAllowed returns the live elements like Kernel.ReadAllowed, or
+// ErrNoTable before the first Rebuild or after Wipe.
+func (f *Fake) ReadAllowed(table string, now time.Time) ([]Element, error) {
+	f.mu.Lock()
+	built := f.cfg != nil && f.cfg.Table == table
+	f.mu.Unlock()
+	if !built {
+		return nil, fmt.Errorf("nft fake: %w", ErrNoTable)
+	}
+	return f.Elements(now), nil
+}
+
+// Wipe forgets the ruleset, as a reboot does.
+func (f *Fake) Wipe() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cfg, f.elements = nil, nil
 }
 
 // Elements returns the elements alive at now, in no particular order.

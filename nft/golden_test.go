@@ -14,7 +14,7 @@ import (
 	"github.com/leaseguard/leaseguard/nft"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden.nft from the kernel's listing")
+var update = flag.Bool("update", false, "rewrite testdata/golden*.nft from the kernel's listing")
 
 // goldenConfig is the ruleset of testdata/golden.nft.
 func goldenConfig() nft.Config {
@@ -23,8 +23,10 @@ func goldenConfig() nft.Config {
 			{Name: "p1", RelayAddr: netip.MustParseAddr("10.0.1.1")},
 			{Name: "p2"},
 		},
-		NFLogGroup:  5,
-		TrustedMACs: []net.HardwareAddr{{0x02, 0xaa, 0, 0, 0, 1}},
+		NFLogGroup:        5,
+		TrustedMACs:       []net.HardwareAddr{{0x02, 0xaa, 0, 0, 0, 1}},
+		SubscriberNets:    []netip.Prefix{netip.MustParsePrefix("10.0.1.0/24"), netip.MustParsePrefix("10.0.2.0/23")},
+		DropForwardedDHCP: true,
 	}
 }
 
@@ -43,17 +45,18 @@ var (
 	counters = regexp.MustCompile(`packets [0-9]+ bytes [0-9]+`)
 )
 
-// listTable is `nft list table netdev NAME` in ns, normalized.
-func listTable(t *testing.T, ns *lab.NS, table string) string {
+// listTable is `nft list table FAMILY NAME` in ns, normalized.
+func listTable(t *testing.T, ns *lab.NS, family, table string) string {
 	t.Helper()
-	out := ns.MustExec("nft", "list", "table", "netdev", table)
+	out := ns.MustExec("nft", "list", "table", family, table)
 	return counters.ReplaceAllString(expires.ReplaceAllString(out, ""), "packets 0 bytes 0")
 }
 
 // TestGoldenRuleset programs the golden config and compares nft(8)'s
-// listing of the kernel's table with testdata/golden.nft; then loads the
-// golden file with nft(8) into a fresh namespace and lists it again, so the
-// golden text is what nft itself makes of that ruleset, not only of ours.
+// listing of the kernel's tables with testdata/golden.nft (netdev) and
+// testdata/golden_ip.nft (ip); then loads the golden files with nft(8)
+// into a fresh namespace and lists them again, so the golden text is what
+// nft itself makes of that ruleset, not only of ours.
 func TestGoldenRuleset(t *testing.T) {
 	lab.Need(t, "nft")
 	l := lab.New(t)
@@ -67,21 +70,28 @@ func TestGoldenRuleset(t *testing.T) {
 	if err := k.Rebuild(goldenConfig(), goldenElements(now), now); err != nil {
 		t.Fatalf("Rebuild: %v", err)
 	}
-	got := listTable(t, ours, nft.DefaultTable)
+	for _, tt := range []struct{ family, file string }{{"netdev", "testdata/golden.nft"}, {"ip", "testdata/golden_ip.nft"}} {
+		compareGolden(t, ours, ref, tt.family, tt.file)
+	}
+}
+
+func compareGolden(t *testing.T, ours, ref *lab.NS, family, file string) {
+	t.Helper()
+	got := listTable(t, ours, family, nft.DefaultTable)
 	if *update {
-		if err := os.WriteFile("testdata/golden.nft", []byte(got), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile("testdata/golden.nft")
+	want, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("kernel listing of our ruleset differs from testdata/golden.nft (-want +got):\n%s", diff)
+		t.Errorf("kernel listing of our %s table differs from %s (-want +got):\n%s", family, file, diff)
 	}
-	ref.MustExec("nft", "-f", "testdata/golden.nft")
-	if diff := cmp.Diff(string(want), listTable(t, ref, nft.DefaultTable)); diff != "" {
-		t.Errorf("nft -f testdata/golden.nft lists differently (-want +got):\n%s", diff)
+	ref.MustExec("nft", "-f", file)
+	if diff := cmp.Diff(string(want), listTable(t, ref, family, nft.DefaultTable)); diff != "" {
+		t.Errorf("nft -f %s lists differently (-want +got):\n%s", file, diff)
 	}
 }

@@ -107,13 +107,22 @@ func (k *Kernel) Apply(adds, deletes []Element, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("nft apply: %v", err)
 	}
-	if len(ops) == 0 {
+	var bops []elementOp
+	if rs.IP != nil && rs.IP.Bound != nil {
+		bops = planBound(adds, deletes, now, rs.Config.MaxTimeout, upsert)
+	}
+	if len(ops) == 0 && len(bops) == 0 {
 		return nil
 	}
 	added, deleted := opSizes(ops)
 	err = k.transact(false, added, deleted, func(c *nftables.Conn) error {
 		for _, op := range ops {
 			if err := enqueueOp(c, rs.Allowed, op); err != nil {
+				return err
+			}
+		}
+		for _, op := range bops {
+			if err := enqueueOp(c, rs.IP.Bound, op); err != nil {
 				return err
 			}
 		}
@@ -170,19 +179,43 @@ func enqueueOp(c *nftables.Conn, s *nftables.Set, op elementOp) error {
 	return c.SetAddElements(s, op.elems)
 }
 
-// enqueueRuleset queues the whole table. All chains go before any rule so
-// jumps find their targets.
+// enqueueRuleset queues both tables: each is added (so the delete cannot
+// fail on a fresh boot), deleted with everything in it, and created anew;
+// an ip table no longer configured is only deleted.
 func enqueueRuleset(c *nftables.Conn, rs *Ruleset, elems []nftables.SetElement) error {
-	c.AddTable(rs.Table)
-	c.DelTable(rs.Table)
-	c.AddTable(rs.Table)
-	for _, o := range rs.Counters {
+	err := enqueueTable(c, rs.Table, rs.Counters, []setElements{
+		{rs.Allowed, elems}, {rs.Unknown, nil}, {rs.Trusted, rs.TrustedElements}}, rs.Chains, rs.Rules)
+	if err != nil {
+		return err
+	}
+	if rs.IP == nil {
+		ipt := &nftables.Table{Name: rs.Table.Name, Family: nftables.TableFamilyIPv4}
+		c.AddTable(ipt)
+		c.DelTable(ipt)
+		return nil
+	}
+	var sets []setElements
+	if rs.IP.Bound != nil {
+		sets = []setElements{{rs.IP.Bound, boundElements(elems)}, {rs.IP.UnknownDst, nil}}
+	}
+	return enqueueTable(c, rs.IP.Table, rs.IP.Counters, sets, rs.IP.Chains, rs.IP.Rules)
+}
+
+type setElements struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+}
+
+// enqueueTable queues one table anew. All chains go before any rule so
+// jumps find their targets.
+func enqueueTable(c *nftables.Conn, t *nftables.Table, counters []*nftables.CounterObj, sets []setElements,
+	chains []*nftables.Chain, rules []*nftables.Rule) error {
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	for _, o := range counters {
 		c.AddObj(o)
 	}
-	sets := []struct {
-		set   *nftables.Set
-		elems []nftables.SetElement
-	}{{rs.Allowed, elems}, {rs.Unknown, nil}, {rs.Trusted, rs.TrustedElements}}
 	for _, s := range sets {
 		if err := c.AddSet(s.set, nil); err != nil {
 			return fmt.Errorf("set %s: %v", s.set.Name, err)
@@ -193,10 +226,10 @@ func enqueueRuleset(c *nftables.Conn, rs *Ruleset, elems []nftables.SetElement) 
 			}
 		}
 	}
-	for _, ch := range rs.Chains {
+	for _, ch := range chains {
 		c.AddChain(ch)
 	}
-	for _, r := range rs.Rules {
+	for _, r := range rules {
 		c.AddRule(r)
 	}
 	return nil

@@ -229,3 +229,76 @@ func TestPlanApplyRejectsBadElement(t *testing.T) {
 		t.Errorf("planApply(bad add) error = %v, want one naming add 0", err)
 	}
 }
+
+// summarizeBound is summarize for bound-set messages (4-byte keys).
+func summarizeBound(ops []elementOp) []opSummary {
+	var out []opSummary
+	for _, op := range ops {
+		s := opSummary{Del: op.del}
+		for _, e := range op.elems {
+			s.Elems = append(s.Elems, netip.AddrFrom4([4]byte(e.Key)).String()+"/"+e.Timeout.String())
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestPlanBound(t *testing.T) {
+	tests := []struct {
+		name          string
+		adds, deletes []Element
+		upsert        bool
+		want          []opSummary
+	}{
+		{
+			name:    "a binding moving port keeps its address",
+			adds:    []Element{elem("p2", "10.0.0.1", 2, t0.Add(time.Hour))},
+			deletes: []Element{elem("p1", "10.0.0.1", 1, time.Time{})},
+			want:    []opSummary{{false, []string{"10.0.0.1/1h0m0s"}}},
+		},
+		{
+			name:    "delete is add then delete, once per address",
+			deletes: []Element{elem("p1", "10.0.0.2", 1, time.Time{}), elem("p2", "10.0.0.2", 2, time.Time{})},
+			want:    []opSummary{{false, []string{"10.0.0.2/0s"}}, {true, []string{"10.0.0.2/0s"}}},
+		},
+		{
+			name: "two adds of one address keep the longer timeout, infinite longest",
+			adds: []Element{elem("p1", "10.0.0.3", 1, t0.Add(time.Minute)), elem("p2", "10.0.0.3", 2, t0.Add(time.Hour)),
+				elem("p1", "10.0.0.4", 1, t0.Add(time.Minute)), elem("p2", "10.0.0.4", 2, time.Time{})},
+			want: []opSummary{{false, []string{"10.0.0.3/1h0m0s", "10.0.0.4/0s"}}},
+		},
+		{
+			name:   "expired add removes, upserts with upsert",
+			upsert: true,
+			adds:   []Element{elem("p1", "10.0.0.5", 1, t0.Add(-time.Second)), elem("p1", "10.0.0.6", 1, t0.Add(time.Minute))},
+			want: []opSummary{
+				{false, []string{"10.0.0.5/0s"}}, {true, []string{"10.0.0.5/0s"}},
+				{false, []string{"10.0.0.6/1m0s"}}, {true, []string{"10.0.0.6/0s"}}, {false, []string{"10.0.0.6/1m0s"}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summarizeBound(planBound(tt.adds, tt.deletes, t0, DefaultMaxTimeout, tt.upsert))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBoundElements(t *testing.T) {
+	now := t0
+	allowed, err := encodeElements([]Element{
+		elem("p1", "10.0.0.1", 1, now.Add(time.Minute)), elem("p2", "10.0.0.1", 2, now.Add(time.Hour)),
+		elem("p1", "10.0.0.2", 3, time.Time{}),
+	}, now, DefaultMaxTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summarizeBound([]elementOp{{elems: boundElements(allowed)}})
+	want := []opSummary{{false, []string{"10.0.0.1/1h0m0s", "10.0.0.2/0s"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bound elements (-want +got):\n%s", diff)
+	}
+}

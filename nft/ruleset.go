@@ -54,6 +54,10 @@ type Ruleset struct {
 	Rules      []*nftables.Rule
 	// TrustedElements are the trusted set's elements.
 	TrustedElements []nftables.SetElement
+	// IP is the ip-family table of the same name, nil unless
+	// Config.SubscriberNets or Config.DropForwardedDHCP ask for it. Its
+	// bound set holds the addresses of the allowed set's elements.
+	IP *IPRuleset
 }
 
 // Set IDs only need to be unique inside one batch; Rebuild creates all sets
@@ -86,6 +90,7 @@ func Build(cfg Config) (*Ruleset, error) {
 	for _, p := range cfg.Ports {
 		rs.addPort(p)
 	}
+	rs.IP = buildIP(cfg)
 	return rs, nil
 }
 

@@ -15,7 +15,7 @@ import (
 func (k *Kernel) Stats() (Stats, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	st := Stats{Programming: k.prog, Counters: make(map[CounterID]Counter)}
+	st := Stats{Programming: k.prog, Counters: make(map[CounterID]Counter), ForwardedDHCP: map[string]Counter{}}
 	st.Programming.TimeoutUpdate = k.timeoutUpdate != nil && *k.timeoutUpdate && !k.opts.ForceUpsert
 	if k.rs == nil {
 		return st, nil
@@ -37,8 +37,41 @@ func (k *Kernel) Stats() (Stats, error) {
 		}
 	}
 	st.Allowed = k.ledger.live(k.opts.Clock())
-	st.Unknown, err = k.countElements(k.rs.Table.Name, UnknownSet)
-	return st, err
+	st.Unknown, err = k.countElements(unix.NFPROTO_NETDEV, k.rs.Table.Name, UnknownSet)
+	if err != nil || k.rs.IP == nil {
+		return st, err
+	}
+	return st, k.ipStats(c, &st)
+}
+
+// ipStats adds the ip table's counters and unknown destinations to st.
+func (k *Kernel) ipStats(c *nftables.Conn, st *Stats) error {
+	ip := k.rs.IP
+	objs, err := c.GetObjects(ip.Table)
+	if err != nil {
+		k.hangUp()
+		return fmt.Errorf("nft stats: counters of ip %s: %w", ip.Table.Name, err)
+	}
+	for _, o := range objs {
+		co, ok := o.(*nftables.CounterObj)
+		if !ok {
+			continue
+		}
+		n := Counter{Packets: co.Packets, Bytes: co.Bytes}
+		switch port, fwd := ip.FwdDHCP[co.Name]; {
+		case fwd:
+			st.ForwardedDHCP[port] = n
+		case co.Name == counterUnknownDst:
+			st.UnknownDestination = n
+		case co.Name == counterReportedDst:
+			st.ReportedDestination = n
+		}
+	}
+	if ip.UnknownDst == nil {
+		return nil
+	}
+	st.UnknownDst, err = k.countElements(unix.NFPROTO_IPV4, ip.Table.Name, UnknownDstSet)
+	return err
 }
 
 // CountElements dumps a set of the owned table and counts its live
@@ -52,35 +85,14 @@ func (k *Kernel) CountElements(set string) (int, error) {
 	if rs == nil {
 		return 0, ErrNotBuilt
 	}
-	return k.countElements(rs.Table.Name, set)
+	return k.countElements(unix.NFPROTO_NETDEV, rs.Table.Name, set)
 }
 
-// countElements dumps set on a connection of its own (the lasting one
-// belongs to google/nftables) and counts the elements without decoding
-// them.
-func (k *Kernel) countElements(table, set string) (int, error) {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: k.opts.NetNS})
+// countElements dumps set and counts the elements without decoding them.
+func (k *Kernel) countElements(family uint8, table, set string) (int, error) {
+	msgs, err := k.dumpSet(family, table, set)
 	if err != nil {
-		return 0, fmt.Errorf("nft stats: dial: %w", err)
-	}
-	defer c.Close()
-	_ = c.SetReadBuffer(1 << 20) // the kernel fills at most 32 KiB per read
-	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
-		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: append([]byte(table), 0)},
-		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: append([]byte(set), 0)},
-	})
-	if err != nil {
-		return 0, err
-	}
-	msgs, err := c.Execute(netlink.Message{
-		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
-			Flags: netlink.Request | netlink.Dump,
-		},
-		Data: append([]byte{unix.NFPROTO_NETDEV, unix.NFNETLINK_V0, 0, 0}, attrs...),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("nft stats: dump set %s: %w", set, err)
+		return 0, fmt.Errorf("nft stats: %w", err)
 	}
 	n := 0
 	for i, m := range msgs {
@@ -91,6 +103,36 @@ func (k *Kernel) countElements(table, set string) (int, error) {
 		n += c
 	}
 	return n, nil
+}
+
+// dumpSet dumps the elements of set on a connection of its own (the
+// lasting one belongs to google/nftables). Errors wrap the kernel's
+// (ENOENT: no such table or set).
+func (k *Kernel) dumpSet(family uint8, table, set string) ([]netlink.Message, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: k.opts.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetReadBuffer(1 << 20) // the kernel fills at most 32 KiB per read
+	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
+		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: append([]byte(table), 0)},
+		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: append([]byte(set), 0)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := c.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{family, unix.NFNETLINK_V0, 0, 0}, attrs...),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dump set %s of %s: %w", set, table, err)
+	}
+	return msgs, nil
 }
 
 // countListElements counts the elements in one NFT_MSG_NEWSETELEM dump

@@ -1,6 +1,7 @@
 // Package nflog reads an nfnetlink_log (NFLOG) group on
 // github.com/mdlayher/netlink: leaseguard's ruleset logs the first packet of
-// each unknown source to a group, and the agent answers with a leasequery.
+// each unknown source, and of each unknown destination, to a group, and the
+// agent answers with a leasequery.
 package nflog
 
 import (
@@ -126,10 +127,10 @@ func (r *Reader) Read() ([]Packet, error) {
 // SetReadDeadline bounds the next Read.
 func (r *Reader) SetReadDeadline(t time.Time) error { return r.c.SetReadDeadline(t) }
 
-// Run delivers the source of every report until ctx ends; it returns
-// ctx.Err() then, or the read error that stopped it. Packets that are not
-// reports are counted as malformed.
-func (r *Reader) Run(ctx context.Context, deliver func(Source)) error {
+// Run delivers every report until ctx ends; it returns ctx.Err() then, or
+// the read error that stopped it. Packets that are not reports are
+// counted as malformed.
+func (r *Reader) Run(ctx context.Context, deliver func(Report)) error {
 	stop := context.AfterFunc(ctx, func() { r.c.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	for {
@@ -141,13 +142,13 @@ func (r *Reader) Run(ctx context.Context, deliver func(Source)) error {
 			return fmt.Errorf("nflog group %d: %w", r.group, err)
 		}
 		for _, p := range pkts {
-			s, err := p.Source()
+			rep, err := p.Report()
 			if err != nil {
 				r.malformed.Add(1)
 				continue
 			}
 			r.delivered.Add(1)
-			deliver(s)
+			deliver(rep)
 		}
 	}
 }

@@ -49,7 +49,14 @@ func TestReaderReceivesReports(t *testing.T) {
 	got := make(chan nflog.Source, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, func(s nflog.Source) { got <- s }) }()
+	go func() {
+		done <- r.Run(ctx, func(rep nflog.Report) {
+			if rep.Downstream {
+				t.Errorf("a netdev report delivered as downstream: %+v", rep)
+			}
+			got <- rep.Source
+		})
+	}()
 	var sources []nflog.Source
 	for len(sources) < len(want) {
 		select {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // NFLOG packet attributes (linux/netfilter/nfnetlink_log.h, enum
@@ -106,6 +107,30 @@ type Source struct {
 	IfIndex int
 	IP      netip.Addr
 	MAC     net.HardwareAddr
+}
+
+// Report is one report of leaseguard's ruleset: an unknown source on a
+// subscriber port (from the netdev table), or an unknown subscriber
+// address that traffic was about to be routed towards (Downstream, from
+// the ip table).
+type Report struct {
+	Downstream  bool
+	Source      Source     // when !Downstream
+	Destination netip.Addr // when Downstream
+	InIfIndex   int        // the interface the packet arrived on (0: the card's own)
+}
+
+// Report classifies the packet by the family of the rule that logged it:
+// netdev rules report sources, ip rules destinations.
+func (p Packet) Report() (Report, error) {
+	if p.Family != unix.NFPROTO_IPV4 {
+		s, err := p.Source()
+		return Report{Source: s, InIfIndex: s.IfIndex}, err
+	}
+	if len(p.Payload) < 20 || p.Payload[0]>>4 != 4 || p.Payload[0]&0x0f < 5 {
+		return Report{}, fmt.Errorf("%w: %d payload bytes from %q are not an IPv4 header", ErrNotReport, len(p.Payload), p.Prefix)
+	}
+	return Report{Downstream: true, Destination: netip.AddrFrom4([4]byte(p.Payload[16:20])), InIfIndex: int(p.InIfIndex)}, nil
 }
 
 // Ethertypes leaseguard reports.

@@ -88,6 +88,40 @@ func TestParsePacketSource(t *testing.T) {
 	}
 }
 
+// TestReport: netdev-family packets report their source, ip-family ones
+// (the downstream rules) their destination.
+func TestReport(t *testing.T) {
+	addrCmp := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+	tests := []struct {
+		name string
+		p    Packet
+		want Report
+	}{
+		{"netdev source", Packet{Family: 5, HWProtocol: ethIPv4, Prefix: "p1", InIfIndex: 7, HWAddr: mac1, Payload: ipv4Head},
+			Report{Source: Source{Port: "p1", IfIndex: 7, IP: netip.MustParseAddr("10.0.1.99"), MAC: mac1}, InIfIndex: 7}},
+		{"ip destination from upstream", Packet{Family: 2, HWProtocol: ethIPv4, Prefix: "dst", InIfIndex: 3, HWAddr: mac1, Payload: ipv4Head},
+			Report{Downstream: true, Destination: netip.MustParseAddr("10.0.1.1"), InIfIndex: 3}},
+		{"ip destination of the card's own traffic", Packet{Family: 2, Prefix: "dst", Payload: ipv4Head},
+			Report{Downstream: true, Destination: netip.MustParseAddr("10.0.1.1")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.p.Report()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, addrCmp); diff != "" {
+				t.Errorf("Report (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range []Packet{{Family: 2, Payload: ipv4Head[:19]}, {Family: 2, Payload: append([]byte{0x65}, ipv4Head[1:]...)}, {Family: 5}} {
+		if r, err := bad.Report(); err == nil {
+			t.Errorf("Report of %+v = %+v, want an error", bad, r)
+		}
+	}
+}
+
 func TestParsePacketErrors(t *testing.T) {
 	hw := marshalPacket(Packet{HWAddr: mac1})
 	badHW := append([]byte(nil), hw...)
@@ -139,6 +173,7 @@ func TestSourceErrors(t *testing.T) {
 func FuzzParsePacket(f *testing.F) {
 	f.Add(marshalPacket(Packet{Group: 5, HWProtocol: ethIPv4, Prefix: "p1", InIfIndex: 7, HWAddr: mac1, HWHeader: ethHead, Payload: ipv4Head}))
 	f.Add(marshalPacket(Packet{Group: 1, HWProtocol: ethARP, Prefix: "p2", HWHeader: ethHead, Payload: arpReq}))
+	f.Add(marshalPacket(Packet{Family: 2, Group: 5, HWProtocol: ethIPv4, Prefix: "dst", InIfIndex: 3, Payload: ipv4Head}))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := ParsePacket(b)
@@ -146,6 +181,7 @@ func FuzzParsePacket(f *testing.F) {
 			return
 		}
 		_, _ = p.Source()
+		_, _ = p.Report()
 		if strings.ContainsRune(p.Prefix, 0) {
 			return
 		}
