@@ -64,6 +64,7 @@ type Agent struct {
 	transport *platform.LeasequeryTransport
 	service   *relay.Service
 
+	enf         *enforcement // enforcement, forwarding, snapshot (enforce.go)
 	tasks       []namedTask
 	resultHooks []func(engine.Result)
 	ready       chan struct{}
@@ -191,7 +192,7 @@ func (a *Agent) wire() error {
 	if a.cfg.Leasequery.SweepOnStart {
 		a.tasks = append(a.tasks, namedTask{"sweep", FuncTask(a.sweep)})
 	}
-	return nil
+	return a.wireEnforcement()
 }
 
 // OnLeasequery adds f to what sees every leasequery result the runner
@@ -257,6 +258,7 @@ func (a *Agent) close() {
 	if a.upstream != nil {
 		a.upstream.Close()
 	}
+	a.closeEnforcement()
 }
 
 // Table is the location table: lookups, Subscribe, All.
@@ -299,13 +301,14 @@ func (a *Agent) sweep(ctx context.Context) error {
 
 // Stats are the agent's counters for the console and metrics.
 type Stats struct {
-	Relay      relay.ServiceStats
-	Leasequery engine.RunnerStats
-	Results    LeasequeryStats
-	Table      location.Stats
-	Upstream   platform.UpstreamStats
-	Ports      map[string]platform.PortStats // by interface
-	BPI        *BPIStats                     `json:",omitempty"` // nil when BPI is off
+	Relay       relay.ServiceStats
+	Leasequery  engine.RunnerStats
+	Results     LeasequeryStats
+	Table       location.Stats
+	Upstream    platform.UpstreamStats
+	Ports       map[string]platform.PortStats // by interface
+	BPI         *BPIStats                     `json:",omitempty"` // nil when BPI is off
+	Enforcement EnforcementStats
 }
 
 // Stats returns the counters so far (after Open).
@@ -318,5 +321,6 @@ func (a *Agent) Stats() Stats {
 	if b, ok := a.BPIStats(); ok {
 		s.BPI = &b
 	}
+	s.Enforcement = a.enforcementStats()
 	return s
 }
