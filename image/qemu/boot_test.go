@@ -47,6 +47,9 @@ type guest struct {
 	p    board.Profile
 	vm   *VM
 	card *Card
+	// relayed is what checkRelay set up: dhcpd and a leased client on
+	// every subscriber port.
+	relayed relayPlan
 }
 
 // TestBoot boots each QEMU board's image with its NICs on taps in a lab
@@ -77,13 +80,13 @@ func TestBoot(t *testing.T) {
 				{"leaseguard is the uinit", (*guest).checkUinit},
 				{"modules loaded", (*guest).checkModules},
 				{"NICs renamed", (*guest).checkNICs},
-				{"peers reach the ports", (*guest).checkPeers},
-				{"CLI serial port", (*guest).checkCLIPort},
 				{"agent ready", (*guest).checkAgent},
+				{"upstream peer reaches the card", (*guest).checkUpstreamPeer},
+				{"CLI serial port", (*guest).checkCLIPort},
 				{"relay DHCP through the guest", (*guest).checkRelay},
-				// Next, with the agent's features: glean and the table over
-				// the CLI serial port, nftables and a spoofed source dropped,
-				// guest reboot and leasequery recovery.
+				{"leased source passes, unleased dropped", (*guest).checkEnforcement},
+				// Next, with the agent's features: the table over the CLI
+				// serial port, guest reboot and leasequery recovery.
 			}
 			for _, s := range steps {
 				s.run(g)
@@ -191,10 +194,12 @@ func (g *guest) checkNICs() {
 	}
 }
 
-// checkPeers: from each port's peer namespace, the guest answers a ping
-// on the port's address, across tap and bridge.
-func (g *guest) checkPeers() {
-	for _, port := range g.p.Ports {
+// checkUpstreamPeer: from each upstream port's peer namespace, the guest
+// answers a ping on the port's address, across tap and bridge. (On the
+// subscriber ports enforcement drops a peer's address until it is leased:
+// checkRelay and checkEnforcement cross those wires.)
+func (g *guest) checkUpstreamPeer() {
+	for _, port := range g.p.PortsWithRole(board.Upstream) {
 		for _, a := range port.Addrs {
 			peerAddr := a.Addr().Next()
 			peer := g.card.Peers[port.Name]

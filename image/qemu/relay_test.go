@@ -212,6 +212,7 @@ func (g *guest) checkRelay() {
 		return clients[i].WaitFor("lease of "+pl.Clients[i].Lease.String()+" obtained", 2*commandTimeout)
 	})
 	g.checkStoredOption82(pl, dhcpd)
+	g.relayed = pl
 	g.waitClients(pl, dhcpd, "unicast renewal", func(i int) error {
 		if err := clients[i].Signal(syscall.SIGUSR1); err != nil {
 			return err
