@@ -248,8 +248,11 @@ type leasequeryClient struct {
 func startLeasequeryClient(ctx context.Context, o queryOptions) (*leasequeryClient, error) {
 	prefixes := []netip.Prefix{o.sweep}
 	if !o.sweep.IsValid() {
-		// The ciaddr restriction (RFC 4388 §7) guards the agent; the
-		// operator's probe may ask about any one address.
+		// RFC deviation: RFC 4388 §7 says a concentrator SHOULD NOT ask
+		// about a ciaddr outside its attached access networks. That
+		// restriction guards the agent, whose queries traffic triggers;
+		// the operator's probe asks about the one address the operator
+		// names, wherever it is (a sweep stays inside its prefix).
 		prefixes = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	}
 	eng, err := engine.New(engine.Config{
