@@ -94,18 +94,29 @@ type Enforcement struct {
 	NFLogGroup  uint16 `json:"nflog_group,omitempty"`
 	AllowIPv6   bool   `json:"allow_ipv6,omitempty"`
 	TrustedMACs []MAC  `json:"trusted_macs,omitempty"`
-	Forwarding  bool   `json:"forwarding,omitempty"` // /32 routes + permanent neighbours
+	// Forwarding programs a /32 route and a permanent neighbour per
+	// binding (no ARP down a port) and turns IPv4 forwarding on once the
+	// ruleset is in place, so a rebooted card routes nothing unverified.
+	Forwarding bool `json:"forwarding,omitempty"`
 	// Leasequery filters for traffic-triggered queries (Cisco's
-	// leasequery-filter): per port per interval, and a global cap for
-	// unknown destinations.
+	// leasequery-filter): unknown sources are asked about at most
+	// PerPortQueries per PerPortInterval on each port (default 20 per 1s:
+	// a port of 1,000 subscribers recovers on demand within a minute after
+	// a reboot, while a spoofing host costs the servers at most that), and
+	// unknown destinations at most DownstreamPerSec a second, all ports
+	// together (default 100). Trusted MACs are never asked about.
 	PerPortQueries   int      `json:"per_port_queries,omitempty"`
 	PerPortInterval  Duration `json:"per_port_interval,omitzero"`
 	DownstreamPerSec int      `json:"downstream_queries_per_second,omitempty"`
 }
 
-// Snapshot is the optional binding snapshot on stable storage.
+// Snapshot is the optional binding snapshot on stable storage: written
+// WriteDelay after the table changes (default 30s: kind to flash, and a
+// reboot loses at most that much, which leasequery recovers anyway),
+// atomically and checksummed; restored at start-up as hints that are
+// never enforced until a leasequery confirms them.
 type Snapshot struct {
-	Path       string   `json:"path,omitempty"`
+	Path       string   `json:"path,omitempty"` // absolute; empty: no snapshot
 	WriteDelay Duration `json:"write_delay,omitzero"`
 }
 
@@ -184,6 +195,12 @@ const (
 	DefaultNFLogGroup     = 7
 	DefaultAPISocket      = "/run/leaseguard.sock"
 	DefaultBaud           = 115200
+	// Leasequery filters and the snapshot's write delay (see Enforcement
+	// and Snapshot).
+	DefaultPerPortQueries     = 20
+	DefaultPerPortInterval    = time.Second
+	DefaultDownstreamPerSec   = 100
+	DefaultSnapshotWriteDelay = 30 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -211,6 +228,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Enforcement.NFLogGroup == 0 {
 		c.Enforcement.NFLogGroup = DefaultNFLogGroup
+	}
+	c.Enforcement.setDefaults()
+	if c.Snapshot.Path != "" && c.Snapshot.WriteDelay == 0 {
+		c.Snapshot.WriteDelay = Duration(DefaultSnapshotWriteDelay)
 	}
 	if c.API.Socket == "" {
 		c.API.Socket = DefaultAPISocket
@@ -275,4 +296,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+func (e *Enforcement) setDefaults() {
+	if e.PerPortQueries == 0 {
+		e.PerPortQueries = DefaultPerPortQueries
+	}
+	if e.PerPortInterval == 0 {
+		e.PerPortInterval = Duration(DefaultPerPortInterval)
+	}
+	if e.DownstreamPerSec == 0 {
+		e.DownstreamPerSec = DefaultDownstreamPerSec
+	}
 }

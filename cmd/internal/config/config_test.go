@@ -51,6 +51,27 @@ func TestMinimalConfigGetsDefaults(t *testing.T) {
 	}
 }
 
+// TestEnforcementAndSnapshotDefaults: the leasequery filters get their
+// documented defaults; the snapshot's write delay only with a path.
+func TestEnforcementAndSnapshotDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Enforcement
+	if e.PerPortQueries != DefaultPerPortQueries || time.Duration(e.PerPortInterval) != DefaultPerPortInterval ||
+		e.DownstreamPerSec != DefaultDownstreamPerSec || c.Snapshot.WriteDelay != 0 {
+		t.Errorf("enforcement %+v, snapshot %+v", e, c.Snapshot)
+	}
+	c, err = Parse([]byte(strings.Replace(minimal, `"servers"`, `"snapshot": {"path": "/var/lib/leaseguard/b.snap"}, "servers"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Snapshot.WriteDelay) != DefaultSnapshotWriteDelay {
+		t.Errorf("snapshot %+v", c.Snapshot)
+	}
+}
+
 func TestParseErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		name, edit, want string
@@ -69,6 +90,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"rfc cap", `"servers"→"leasequery": {"max_outstanding": 500}, "servers"`, `leasequery.max_outstanding: 500 is outside 1-200`},
 		{"bad duration", `"servers"→"leasequery": {"unknown_ttl": "5 minutes"}, "servers"`, `is not a duration`},
 		{"tcp without tls", `"servers"→"api": {"tcp": {"listen": ":8443"}}, "servers"`, `api.tcp: listen, cert, key and client_ca are all required`},
+		{"filter too big", `"servers"→"enforcement": {"enabled": true, "per_port_queries": 20000}, "servers"`, `enforcement.per_port_queries: 20000 is outside`},
+		{"filter interval", `"servers"→"enforcement": {"enabled": true, "per_port_interval": "1ms"}, "servers"`, `enforcement.per_port_interval: 1ms is outside`},
+		{"downstream cap", `"servers"→"enforcement": {"enabled": true, "downstream_queries_per_second": -1}, "servers"`, `enforcement.downstream_queries_per_second: -1 is outside`},
+		{"relative snapshot", `"servers"→"snapshot": {"path": "b.snap"}, "servers"`, `snapshot.path: "b.snap" is not an absolute path`},
+		{"snapshot delay", `"servers"→"snapshot": {"path": "/b.snap", "write_delay": "48h"}, "servers"`, `snapshot.write_delay: 48h0m0s is outside`},
 		{"bad log level", `"servers"→"log": {"level": "loud"}, "servers"`, `log.level: "loud" is not a level`},
 		{"unknown subsystem", `"servers"→"log": {"subsystems": {"dns": "debug"}}, "servers"`, `log.subsystems.dns: unknown subsystem`},
 		{"wrong type", `"servers"→"relay": {"max_hops": "ten"}, "servers"`, `relay.max_hops: string is not a valid int`},

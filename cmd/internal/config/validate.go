@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"time"
 )
 
 // FieldError is one problem with a configuration: the field as a JSON
@@ -153,11 +155,20 @@ func (c *Config) validateTuning(bad badFunc) {
 	if len(e.Table) > 31 {
 		bad("enforcement.table", "%q is longer than 31 characters", e.Table)
 	}
-	if e.PerPortQueries < 0 || e.DownstreamPerSec < 0 {
-		bad("enforcement", "query filters cannot be negative")
+	if e.PerPortQueries < 0 || e.PerPortQueries > 10000 {
+		bad("enforcement.per_port_queries", "%d is outside 1-10000", e.PerPortQueries)
 	}
-	if c.Snapshot.WriteDelay < 0 {
-		bad("snapshot.write_delay", "%v is negative", c.Snapshot.WriteDelay)
+	if e.PerPortInterval < 0 || (e.PerPortInterval != 0 && (e.PerPortInterval < Duration(100e6) || e.PerPortInterval > Duration(3600e9))) {
+		bad("enforcement.per_port_interval", "%v is outside 100ms-1h", time.Duration(e.PerPortInterval))
+	}
+	if e.DownstreamPerSec < 0 || e.DownstreamPerSec > 100000 {
+		bad("enforcement.downstream_queries_per_second", "%d is outside 1-100000", e.DownstreamPerSec)
+	}
+	if p := c.Snapshot.Path; p != "" && !filepath.IsAbs(p) {
+		bad("snapshot.path", "%q is not an absolute path", p)
+	}
+	if c.Snapshot.WriteDelay < 0 || c.Snapshot.WriteDelay > Duration(24*3600e9) {
+		bad("snapshot.write_delay", "%v is outside 0-24h", time.Duration(c.Snapshot.WriteDelay))
 	}
 }
 
