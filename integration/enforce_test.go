@@ -1,15 +1,10 @@
 package integration
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,13 +67,13 @@ func TestEnforcement(t *testing.T) {
 	aliceIP, bobIP, carolIP := bound(t, dhA.WaitBound), bound(t, func() (netip.Addr, error) { return topo.WaitUdhcpc(udB) }), bound(t, dhC.WaitBound)
 	bound(t, func() (netip.Addr, error) { return topo.WaitUdhcpc(udM) })
 
-	up := listenFlows(t, c.Server, upPort)
-	downA, downC := listenFlows(t, alice.NS, downPort), listenFlows(t, carol.NS, downPort)
+	up := flows{nfttest.ListenFlows(t, c.Server, upPort)}
+	downA, downC := flows{nfttest.ListenFlows(t, alice.NS, downPort)}, flows{nfttest.ListenFlows(t, carol.NS, downPort)}
 	arps := []*nfttest.ARPWatch{nfttest.WatchARP(t, alice.NS, "eth0"), nfttest.WatchARP(t, carol.NS, "eth0")}
-	sendEvery(t, alice.NS, netip.AddrPortFrom(server, upPort), "alice")
-	sendEvery(t, bob.NS, netip.AddrPortFrom(server, upPort), "bob")
-	sendEvery(t, c.Server, netip.AddrPortFrom(aliceIP, downPort), "to-alice")
-	sendEvery(t, c.Server, netip.AddrPortFrom(carolIP, downPort), "to-carol")
+	nfttest.SendEvery(t, alice.NS, netip.AddrPortFrom(server, upPort), "alice", every)
+	nfttest.SendEvery(t, bob.NS, netip.AddrPortFrom(server, upPort), "bob", every)
+	nfttest.SendEvery(t, c.Server, netip.AddrPortFrom(aliceIP, downPort), "to-alice", every)
+	nfttest.SendEvery(t, c.Server, netip.AddrPortFrom(carolIP, downPort), "to-carol", every)
 
 	t.Run("legitimate traffic passes both ways", func(t *testing.T) {
 		up.waitMore(t, "alice", 0)
@@ -94,7 +89,7 @@ func TestEnforcement(t *testing.T) {
 		{"alice's address and MAC on the DSL port", carol, nfttest.UDPFrame(alice.MAC, sub1, aliceIP, server, 40000, upPort, []byte("spoof-moved"))},
 	}
 	for _, s := range spoofs {
-		injectEvery(t, s.from, s.frame)
+		nfttest.InjectEvery(t, s.from.NS, s.from.Iface, s.frame, every)
 	}
 	t.Run("spoofs are dropped, counted and refused after a leasequery", func(t *testing.T) {
 		waitUntil(t, "ipv4_source drops on both ports", func() bool {
@@ -276,134 +271,27 @@ func findBinding(t *testing.T, a *topo.Agent, ip netip.Addr) (topo.Binding, bool
 	return topo.Binding{}, false
 }
 
-// flowSink counts the datagrams arriving at one UDP port of a namespace
-// by their payload (the flow's name).
-type flowSink struct {
-	conn    net.PacketConn
-	mu      sync.Mutex
-	n       map[string]int
-	changed chan struct{}
-}
-
-func listenFlows(t *testing.T, ns *lab.NS, port int) *flowSink {
-	t.Helper()
-	s := &flowSink{n: map[string]int{}, changed: make(chan struct{})}
-	err := ns.Do(func() error {
-		var err error
-		s.conn, err = net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", port))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("sink in %s: %v", ns.Name, err)
-	}
-	t.Cleanup(func() { s.conn.Close() })
-	go s.read()
-	return s
-}
-
-func (s *flowSink) read() {
-	b := make([]byte, 256)
-	for {
-		n, _, err := s.conn.ReadFrom(b)
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		if err != nil {
-			continue
-		}
-		s.mu.Lock()
-		s.n[string(b[:n])]++
-		close(s.changed)
-		s.changed = make(chan struct{})
-		s.mu.Unlock()
-	}
-}
-
-func (s *flowSink) count(name string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n[name]
-}
-
-// waitMore waits until more than than datagrams of name arrived.
-func (s *flowSink) waitMore(t *testing.T, name string, than int) {
-	t.Helper()
-	deadline := time.NewTimer(enforceWait)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		n, changed := s.n[name], s.changed
-		s.mu.Unlock()
-		if n > than {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("flow %q: no more than %d datagrams within %v", name, than, enforceWait)
-		}
-	}
-}
-
-// noSpoof fails the test if any spoofed datagram arrived.
-func (s *flowSink) noSpoof(t *testing.T) {
+// noSpoof fails the test if any spoofed datagram arrived at sink.
+func noSpoof(t *testing.T, sink *nfttest.FlowSink) {
 	t.Helper()
 	for _, name := range []string{"spoof-ip", "spoof-mac", "spoof-moved"} {
-		if n := s.count(name); n != 0 {
+		if n := sink.Count(name); n != 0 {
 			t.Errorf("%d spoofed datagrams %q arrived upstream", n, name)
 		}
 	}
 }
 
-// sendEvery sends name to dst every interval from a socket in ns (its
-// real stack) until the test ends; send errors (no route yet) are
-// ignored.
-func sendEvery(t *testing.T, ns *lab.NS, dst netip.AddrPort, name string) {
+// flows adapts a FlowSink to the test's bound.
+type flows struct{ *nfttest.FlowSink }
+
+func (f flows) count(name string) int { return f.Count(name) }
+
+func (f flows) waitMore(t *testing.T, name string, than int) {
 	t.Helper()
-	var conn *net.UDPConn
-	err := ns.Do(func() error {
-		var err error
-		conn, err = net.ListenUDP("udp4", nil)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("sender in %s: %v", ns.Name, err)
-	}
-	repeat(t, func() { conn.WriteToUDPAddrPort([]byte(name), dst) })
-	t.Cleanup(func() { conn.Close() })
+	f.WaitMore(t, name, than, enforceWait)
 }
 
-// injectEvery sends frame from the client's eth0 (AF_PACKET, bypassing
-// its stack) every interval until the test ends.
-func injectEvery(t *testing.T, cl *topo.Client, frame []byte) {
+func (f flows) noSpoof(t *testing.T) {
 	t.Helper()
-	inj, err := nfttest.OpenInjector(cl.NS, cl.Iface)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repeat(t, func() { inj.Send(frame) })
-	t.Cleanup(func() { inj.Close() })
-}
-
-// repeat runs f every interval until the test ends.
-func repeat(t *testing.T, f func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				f()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	noSpoof(t, f.FlowSink)
 }

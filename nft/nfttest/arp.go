@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
@@ -38,7 +37,7 @@ type ARPWatch struct {
 
 // WatchARP opens an ARP packet socket on ifname inside ns, closed when the
 // test ends.
-func WatchARP(t testing.TB, ns *lab.NS, ifname string) *ARPWatch {
+func WatchARP(t lab.TB, ns *lab.NS, ifname string) *ARPWatch {
 	t.Helper()
 	w := &ARPWatch{changed: make(chan struct{})}
 	err := ns.Do(func() error {
@@ -98,13 +97,13 @@ func (w *ARPWatch) Frames(match func(ARP) bool) []ARP {
 
 // Wait blocks until a frame matching match was seen and returns it; the
 // timeout bounds a hang.
-func (w *ARPWatch) Wait(t testing.TB, match func(ARP) bool, timeout time.Duration) ARP {
+func (w *ARPWatch) Wait(t lab.TB, match func(ARP) bool, timeout time.Duration) ARP {
 	t.Helper()
 	return w.waitFrom(t, 0, match, timeout)
 }
 
 // waitFrom is Wait considering only frames from index start on.
-func (w *ARPWatch) waitFrom(t testing.TB, start int, match func(ARP) bool, timeout time.Duration) ARP {
+func (w *ARPWatch) waitFrom(t lab.TB, start int, match func(ARP) bool, timeout time.Duration) ARP {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -131,7 +130,7 @@ var syncTarget = netip.MustParseAddr("192.0.2.254")
 // Sync sends a marker ARP frame with inj, which must reach the watched
 // interface, and waits until the watcher has read it: every frame that
 // reached the interface before the marker has then been recorded.
-func (w *ARPWatch) Sync(t testing.TB, inj *Injector, src net.HardwareAddr) {
+func (w *ARPWatch) Sync(t lab.TB, inj *Injector, src net.HardwareAddr) {
 	t.Helper()
 	w.mu.Lock()
 	start := len(w.frames)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
@@ -22,7 +21,7 @@ type Sink struct {
 
 // Listen opens a sink on addr ("0.0.0.0:67", "10.0.1.1:9000") inside ns,
 // closed when the test ends.
-func Listen(t testing.TB, ns *lab.NS, addr string) *Sink {
+func Listen(t lab.TB, ns *lab.NS, addr string) *Sink {
 	t.Helper()
 	s := &Sink{got: map[string]int{}, changed: make(chan struct{})}
 	err := ns.Do(func() error {
@@ -76,7 +75,7 @@ func (s *Sink) Tags() map[string]int {
 
 // Wait blocks until a datagram carrying tag arrived; the timeout bounds a
 // hang and asserts nothing about speed.
-func (s *Sink) Wait(t testing.TB, tag string, timeout time.Duration) {
+func (s *Sink) Wait(t lab.TB, tag string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()

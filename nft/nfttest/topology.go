@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"testing"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
 	"github.com/mdlayher/packet"
@@ -44,7 +43,7 @@ type Subscriber struct {
 }
 
 // New builds a topology with n subscribers (n < 200).
-func New(t testing.TB, n int) *Topology {
+func New(t lab.TB, n int) *Topology {
 	t.Helper()
 	l := lab.New(t)
 	tp := &Topology{Lab: l, Card: quiet(t, l.NS("card")), Up: quiet(t, l.NS("up"))}
@@ -59,7 +58,7 @@ func New(t testing.TB, n int) *Topology {
 	return tp
 }
 
-func (tp *Topology) addSubscriber(t testing.TB, i int) *Subscriber {
+func (tp *Topology) addSubscriber(t lab.TB, i int) *Subscriber {
 	t.Helper()
 	s := &Subscriber{
 		NS:      quiet(t, tp.Lab.NS(fmt.Sprintf("sub%d", i))),
@@ -80,14 +79,14 @@ func (tp *Topology) addSubscriber(t testing.TB, i int) *Subscriber {
 
 // quiet disables IPv6 in ns before any interface exists, so no router
 // solicitation or MLD report disturbs the drop counters of a test.
-func quiet(t testing.TB, ns *lab.NS) *lab.NS {
+func quiet(t lab.TB, ns *lab.NS) *lab.NS {
 	t.Helper()
 	ns.MustExec("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	return ns
 }
 
 // InterfaceMAC returns the MAC of ifname in ns.
-func InterfaceMAC(t testing.TB, ns *lab.NS, ifname string) net.HardwareAddr {
+func InterfaceMAC(t lab.TB, ns *lab.NS, ifname string) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
 	err := ns.Do(func() error {
@@ -105,7 +104,7 @@ func InterfaceMAC(t testing.TB, ns *lab.NS, ifname string) net.HardwareAddr {
 
 // Inject sends frame as is out of the subscriber's eth0 (an AF_PACKET
 // socket opened once inside the subscriber namespace).
-func (s *Subscriber) Inject(t testing.TB, frame []byte) {
+func (s *Subscriber) Inject(t lab.TB, frame []byte) {
 	t.Helper()
 	if err := s.TryInject(frame); err != nil {
 		t.Fatalf("inject into %s: %v", s.NS.Name, err)
