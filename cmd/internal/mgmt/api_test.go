@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,24 @@ func TestSocketIsPrivate(t *testing.T) {
 	// A second server on the same socket is refused while the first runs.
 	if _, err := mgmt.New(a.env.Ops, mgmt.Config{Socket: a.socket}); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("second server on a live socket: %v", err)
+	}
+}
+
+// The socket's directory is made when missing (a minimal init, as u-root's
+// on a line card, makes no /run).
+func TestSocketDirectoryIsCreated(t *testing.T) {
+	env, err := opstest.NewEnv(ops.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "run", "leaseguard", "api.sock")
+	srv, err := mgmt.New(env.Ops, mgmt.Config{Socket: path})
+	if err != nil {
+		t.Fatalf("socket in a missing directory: %v", err)
+	}
+	defer srv.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("no socket at %s: %v", path, err)
 	}
 }
 

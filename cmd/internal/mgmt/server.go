@@ -129,6 +129,12 @@ func listenUnix(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("api.socket: %s is in use by another process", path)
 		}
 	}
+	// A run directory such as /run is made at boot by the init system; a
+	// line card's minimal init may not, and a missing directory must not
+	// leave the card without its management plane.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("api.socket: %w", err)
+	}
 	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d", filepath.Base(path), os.Getpid()))
 	_ = os.Remove(tmp)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})

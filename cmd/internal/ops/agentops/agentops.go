@@ -29,7 +29,11 @@ func Deps(a *agent.Agent) (ops.Deps, error) {
 	if a.Leasequery() == nil {
 		return ops.Deps{}, errors.New("agentops: the agent is not open")
 	}
-	return ops.Deps{Table: a.Table(), Querier: a.Leasequery(), Relay: relayStats{a}, Ports: portStats{a}}, nil
+	d := ops.Deps{Table: a.Table(), Querier: a.Leasequery(), Relay: relayStats{a}, Ports: portStats{a}}
+	if n := a.Nft(); n != nil {
+		d.Nft = n
+	}
+	return d, nil
 }
 
 type relayStats struct{ a *agent.Agent }
@@ -64,6 +68,7 @@ func Wire(a *agent.Agent, cfg *config.Config, opts Options) (*ops.Ops, error) {
 		return nil, err
 	}
 	a.Add("ops", o)
+	a.SetSpoofHook(o.SpoofDrop)
 	srv, err := mgmt.New(o, mgmt.Config{Socket: cfg.API.Socket, TCP: cfg.API.TCP, Logger: o.Logs().For("api")})
 	if err != nil {
 		return nil, &agent.ConfigError{Err: err}

@@ -1,6 +1,7 @@
 package agentops_test
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"io"
@@ -99,8 +100,11 @@ func TestWiredAgent(t *testing.T) {
 	if _, err := c.ApplyConfig(ctx, []byte(opstest.ConfigJSON), 0); !errors.As(err, &apiErr) || apiErr.Status != http.StatusServiceUnavailable {
 		t.Errorf("apply on an agent without a run-time apply: %v", err)
 	}
-	if _, err := c.Nft(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusServiceUnavailable {
-		t.Errorf("nft on an agent without enforcement: %v", err)
+	// The configuration enables enforcement: the agent's ruleset is served.
+	if st, err := c.Nft(ctx); err != nil {
+		t.Errorf("nft state of an agent with enforcement: %v", err)
+	} else if b, _ := json.Marshal(st); !strings.Contains(string(b), "lgc0") {
+		t.Errorf("nft state does not name port lgc0: %s", b)
 	}
 	if text, err := c.Metrics(ctx); err != nil || !strings.Contains(text, `leaseguard_relay_packets_total{port="dsl2",direction="to_server"} 0`) {
 		t.Errorf("metrics: %v\n%s", err, text)
