@@ -36,9 +36,15 @@ var (
 type SpoofFunc func(iface string, ip netip.Addr, mac net.HardwareAddr)
 
 // Tuning of the verifier.
+//
+// A report dropped for want of room is not repeated until the source's
+// de-duplication entry in the ruleset expires (30 s), so the queue holds
+// a reboot's burst (every subscriber of a card reporting at once, as fast
+// as the per-port filters allow); the engine paces the queries itself
+// (per-server windows), the workers only wait for answers.
 const (
-	verifyWorkers = 32   // leasequeries in flight for reports
-	verifyQueue   = 1024 // reports waiting for a worker
+	verifyWorkers = 256    // leasequeries awaited at once for reports
+	verifyQueue   = 16_384 // reports waiting for a worker
 	verifyTimeout = 30 * time.Second
 )
 
@@ -172,7 +178,7 @@ func (v *verifier) handle(ctx context.Context, r nflog.Report) {
 	switch {
 	case matches(v.table, v.ifaces, s.IP, s.Port, s.MAC):
 		v.c.confirmed.Add(1)
-		v.log.Debug("enforcement: source confirmed", "port", s.Port, "ip", s.IP, "mac", s.MAC)
+		v.log.Debug("enforcement: source confirmed", "port", s.Port, "ip", s.IP, "mac", s.MAC.String())
 	case err != nil && errors.Is(err, engine.ErrNoAnswer):
 		v.c.unanswered.Add(1)
 		v.refuse(r, "no answer")
@@ -198,7 +204,7 @@ func (v *verifier) refuse(r nflog.Report, why string) {
 		return
 	}
 	s := r.Source
-	v.log.Debug("enforcement: source refused", "port", s.Port, "ip", s.IP, "mac", s.MAC, "why", why)
+	v.log.Debug("enforcement: source refused", "port", s.Port, "ip", s.IP, "mac", s.MAC.String(), "why", why)
 	if f := v.spoof.Load(); f != nil && *f != nil {
 		(*f)(s.Port, s.IP, s.MAC)
 	}
