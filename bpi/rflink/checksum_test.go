@@ -3,6 +3,9 @@ package rflink
 import (
 	"encoding/binary"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // sum16 is RFC 1071 the plain way, 16 bits at a time.
@@ -116,4 +119,39 @@ func FuzzCompleteChecksum(f *testing.F) {
 			t.Fatal("length changed")
 		}
 	})
+}
+
+// FuzzAuxdata: the control-message walk never panics or reads past oob.
+func FuzzAuxdata(f *testing.F) {
+	f.Add(make([]byte, auxdataSpace))
+	good := make([]byte, auxdataSpace)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&good[0]))
+	h.Level, h.Type = unix.SOL_PACKET, unix.PACKET_AUXDATA
+	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.TpacketAuxdata{}))))
+	binary.NativeEndian.PutUint32(good[unix.CmsgLen(0):], unix.TP_STATUS_CSUMNOTREADY)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, oob []byte) {
+		if len(oob) > 0 && uintptr(unsafe.Pointer(&oob[0]))%8 != 0 {
+			oob = append(make([]byte, 0, len(oob)+8), oob...) // the kernel's buffer is aligned
+		}
+		aux, ok := auxdata(oob)
+		if !ok && aux != (unix.TpacketAuxdata{}) {
+			t.Fatal("data without ok")
+		}
+	})
+}
+
+func TestAuxdataFindsStatus(t *testing.T) {
+	oob := make([]byte, auxdataSpace)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_PACKET, unix.PACKET_AUXDATA
+	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.TpacketAuxdata{}))))
+	binary.NativeEndian.PutUint32(oob[unix.CmsgLen(0):], unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_VLAN_VALID)
+	aux, ok := auxdata(oob)
+	if !ok || aux.Status != unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_VLAN_VALID {
+		t.Fatalf("auxdata = %+v, %v", aux, ok)
+	}
+	if _, ok := auxdata(oob[:unix.CmsgLen(0)+4]); ok {
+		t.Error("found auxdata in a truncated message")
+	}
 }
