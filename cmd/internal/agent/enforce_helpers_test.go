@@ -177,15 +177,20 @@ func settle() {
 	synctest.Wait()
 }
 
-// runTask runs t in the background until the test ends (cancel, then
-// wait for it).
+// runTask runs t in the background; stop cancels it and returns what Run
+// returned (again on later calls).
 func runTask(tb testing.TB, t Task) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- t.Run(ctx) }()
+	var once sync.Once
+	var err error
 	return func() error {
-		cancel()
-		return <-done
+		once.Do(func() {
+			cancel()
+			err = <-done
+		})
+		return err
 	}
 }
 
