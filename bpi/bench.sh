@@ -8,6 +8,10 @@
 #           `openssl speed -bytes N -evp <alg>`
 #   frame:  a whole downstream frame from an N-byte Ethernet frame: MAC
 #           header, privacy element, CRC-32 and encryption
+#   pair:   the cipher on two N-byte regions at once, their CBC chains
+#           interleaved (EncryptPair, what Encoder.SendPair does when two
+#           frames are waiting); bytes of both counted
+#   fpair:  two whole frames at once (Encoder.SendPair's frame path)
 #
 # Two bases, both in 10^6 bytes per second:
 #   cpu:  per second of the process's user CPU time. This is what openssl
@@ -44,30 +48,35 @@ gob() {
 
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
 
-printf '%-11s %5s | %-34s | %-34s | %s\n' "" "" "cpu basis (MB per CPU-second)" "wall basis (MB/s, idle host only)" ""
-printf '%-11s %5s | %7s %7s %7s %5s %5s | %7s %7s %7s %5s %5s | %s\n' suite bytes \
-	cipher frame openssl c/o f/o cipher frame openssl c/o f/o allocs
+printf '%-11s %5s | %-58s | %-34s | %s\n' "" "" "cpu basis (MB per CPU-second)" "wall basis (MB/s, idle host only)" ""
+printf '%-11s %5s | %7s %7s %7s %7s %7s %5s %5s %5s %5s | %7s %7s %7s %5s %5s | %s\n' suite bytes \
+	cipher frame pair fpair openssl c/o f/o p/o fp/o cipher frame openssl c/o f/o allocs
 for suite in AES-128-CBC DES-56-CBC; do
 	case $suite in
 	AES-128-CBC) alg=aes-128-cbc prov="" ;;
 	*) alg=des-cbc prov="-provider legacy -provider default" ;;
 	esac
 	for n in 64 512 1500; do
-		cw=0 cc=0 fw=0 fc=0 oc=0 ow=0 r=0
+		cw=0 cc=0 fw=0 fc=0 pc=0 qc=0 oc=0 ow=0 r=0
 		while [ "$r" -lt "$rounds" ]; do
 			set -- $(gob BenchmarkCipherEncrypt "$suite" "$n")
 			cw=$(max "$cw" "$1") cc=$(max "$cc" "$2") ca=$3
 			# shellcheck disable=SC2086 # prov is a word list
 			oc=$(max "$oc" "$(ossl "$alg" "$n" $prov)")
+			set -- $(gob BenchmarkCipherEncryptPair "$suite" "$n")
+			pc=$(max "$pc" "$2") pa=$3
 			set -- $(gob BenchmarkDownstreamFrame "$suite" "$n")
 			fw=$(max "$fw" "$1") fc=$(max "$fc" "$2") fa=$3
+			set -- $(gob BenchmarkDownstreamFramePair "$suite" "$n")
+			qc=$(max "$qc" "$2") qa=$3
 			# shellcheck disable=SC2086
 			ow=$(max "$ow" "$(ossl -elapsed "$alg" "$n" $prov)")
 			r=$((r + 1))
 		done
-		awk -v s="$suite" -v n="$n" -v cw="$cw" -v cc="$cc" -v fw="$fw" -v fc="$fc" -v oc="$oc" -v ow="$ow" -v a="$ca/$fa" 'BEGIN {
-			printf "%-11s %5d | %7.1f %7.1f %7.1f %4.0f%% %4.0f%% | %7.1f %7.1f %7.1f %4.0f%% %4.0f%% | %s\n",
-				s, n, cc, fc, oc, 100 * cc / oc, 100 * fc / oc, cw, fw, ow, 100 * cw / ow, 100 * fw / ow, a }'
+		awk -v s="$suite" -v n="$n" -v cw="$cw" -v cc="$cc" -v fw="$fw" -v fc="$fc" -v pc="$pc" -v qc="$qc" -v oc="$oc" -v ow="$ow" \
+			-v a="$ca/$fa/$pa/$qa" 'BEGIN {
+			printf "%-11s %5d | %7.1f %7.1f %7.1f %7.1f %7.1f %4.0f%% %4.0f%% %4.0f%% %4.0f%% | %7.1f %7.1f %7.1f %4.0f%% %4.0f%% | %s\n",
+				s, n, cc, fc, pc, qc, oc, 100 * cc / oc, 100 * fc / oc, 100 * pc / oc, 100 * qc / oc, cw, fw, ow, 100 * cw / ow, 100 * fw / ow, a }'
 	done
 done
-echo "best of $rounds rounds; c/o = Go cipher / OpenSSL, f/o = Go frame / OpenSSL; allocs/op: cipher/frame; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "best of $rounds rounds; c/o, f/o, p/o, fp/o = Go cipher, frame, pair, frame pair / OpenSSL (single stream); allocs/op: cipher/frame/pair/fpair; load average: $(cut -d' ' -f1-3 /proc/loadavg)"

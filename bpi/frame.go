@@ -31,8 +31,18 @@ var ErrCRC = errors.New("PDU CRC mismatch")
 // element for said and is encrypted; with tek nil it goes in clear without
 // an extended header.
 func AppendDownstream(b, eth []byte, said uint16, tek *TEK) ([]byte, error) {
+	b, from, err := appendPDU(b, eth, said, tek)
+	if err == nil && tek != nil {
+		tek.Encrypt(b[from:])
+	}
+	return b, err
+}
+
+// appendPDU appends the frame AppendDownstream makes, not yet encrypted,
+// and returns where the region to encrypt starts.
+func appendPDU(b, eth []byte, said uint16, tek *TEK) ([]byte, int, error) {
 	if len(eth) < MinEthernetLen {
-		return b, fmt.Errorf("downstream PDU: Ethernet frame of %d bytes, need %d", len(eth), MinEthernetLen)
+		return b, 0, fmt.Errorf("downstream PDU: Ethernet frame of %d bytes, need %d", len(eth), MinEthernetLen)
 	}
 	var (
 		ehdrBuf [1 + privacyEHLen]byte
@@ -40,22 +50,19 @@ func AppendDownstream(b, eth []byte, said uint16, tek *TEK) ([]byte, error) {
 	)
 	if tek != nil {
 		if said == 0 || said > MaxSAID {
-			return b, fmt.Errorf("downstream PDU: SAID %d outside 1-%d", said, MaxSAID)
+			return b, 0, fmt.Errorf("downstream PDU: SAID %d outside 1-%d", said, MaxSAID)
 		}
 		ehdr = PrivacyEH{KeySeq: tek.Seq, Version: PrivacyVersion, Enable: true,
 			Toggle: tek.Seq&1 == 1, SAID: said}.Append(ehdrBuf[:0])
 	}
 	b, err := AppendHeader(b, FCTypePacket, 0, ehdr, len(eth)+pduCRCLen)
 	if err != nil {
-		return b, err
+		return b, 0, err
 	}
 	pdu := len(b)
 	b = append(b, eth...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[pdu:]))
-	if tek != nil {
-		tek.Encrypt(b[pdu+encryptFrom:])
-	}
-	return b, nil
+	return b, pdu + encryptFrom, nil
 }
 
 // Downstream is a parsed downstream packet-PDU frame; PDU aliases the
