@@ -2,6 +2,7 @@ package rflink
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -41,13 +42,13 @@ type IncomingConn struct {
 	c   *packet.Conn
 	raw syscall.RawConn
 
-	// The one recvmsg the read closure performs, built once.
-	read func(fd uintptr) bool
-	msg  unix.Msghdr
-	iov  unix.Iovec
-	oob  []byte
-	n    int
-	rerr error
+	// The recvmsg the read closures perform, built once.
+	read, try func(fd uintptr) bool
+	msg       unix.Msghdr
+	iov       unix.Iovec
+	oob       []byte
+	n         int
+	rerr      error
 
 	// Completed counts the checksums completed, Tagged the tags restored.
 	Completed, Tagged atomic.Uint64
@@ -78,7 +79,7 @@ func ListenIncoming(ifi *net.Interface) (*IncomingConn, error) {
 		return nil, fmt.Errorf("downstream link %s: auxiliary data: %w", ifi.Name, err)
 	}
 	ic := &IncomingConn{c: c, raw: raw, oob: make([]byte, auxdataSpace)}
-	ic.read = ic.recvmsg
+	ic.read, ic.try = ic.recvmsg, ic.tryRead
 	return ic, nil
 }
 
@@ -96,9 +97,32 @@ func (c *IncomingConn) recvmsg(fd uintptr) bool {
 	return true
 }
 
-// ReadEthernet reads the next frame into b. A frame longer than b is
-// truncated to it (n is len(b)); b needs 4 bytes to spare for a tag.
+// ReadEthernet reads the next frame into b, waiting for one. A frame
+// longer than b is truncated to it; b needs 4 bytes to spare for a tag.
 func (c *IncomingConn) ReadEthernet(b []byte) (int, error) {
+	return c.readInto(b, c.read)
+}
+
+// TryReadEthernet is ReadEthernet without waiting: ok is false when no
+// frame is queued. It lets a reader take a second frame only when one is
+// already there (Encoder.SendPair) without delaying the first.
+func (c *IncomingConn) TryReadEthernet(b []byte) (n int, ok bool, err error) {
+	n, err = c.readInto(b, c.try)
+	if errors.Is(err, unix.EAGAIN) {
+		return 0, false, nil
+	}
+	return n, err == nil, err
+}
+
+// tryRead is recvmsg that never asks the runtime to wait.
+func (c *IncomingConn) tryRead(fd uintptr) bool {
+	if !c.recvmsg(fd) {
+		c.rerr = unix.EAGAIN
+	}
+	return true
+}
+
+func (c *IncomingConn) readInto(b []byte, read func(fd uintptr) bool) (int, error) {
 	if len(b) < ethHeaderLen+4 {
 		return 0, fmt.Errorf("downstream read: %d-byte buffer", len(b))
 	}
@@ -107,7 +131,7 @@ func (c *IncomingConn) ReadEthernet(b []byte) (int, error) {
 	c.msg.Iov = &c.iov
 	c.msg.SetIovlen(1)
 	c.msg.Control = &c.oob[0]
-	if err := c.raw.Read(c.read); err != nil {
+	if err := c.raw.Read(read); err != nil {
 		return 0, err
 	}
 	if c.rerr != nil {

@@ -67,6 +67,24 @@ func TestListenIncomingSkipsOwnFrames(t *testing.T) {
 	if !bytes.Equal(buf[:n], arriving) {
 		t.Fatalf("read %x, want the arriving frame %x (the host's own frame must be filtered out)", buf[:n], arriving)
 	}
+
+	// TryReadEthernet takes a frame only when one is queued. (A veth
+	// delivers before the sender's write returns.)
+	if n, ok, err := in.TryReadEthernet(buf); ok || err != nil {
+		t.Fatalf("TryReadEthernet with nothing queued = %d, %v, %v", n, ok, err)
+	}
+	second := frame(0x0800, 3)
+	for _, f := range [][]byte{arriving, second} {
+		if err := peer.WriteEthernet(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := in.ReadEthernet(buf); err != nil || !bytes.Equal(buf[:n], arriving) {
+		t.Fatalf("ReadEthernet = %x, %v", buf[:n], err)
+	}
+	if n, ok, err := in.TryReadEthernet(buf); !ok || err != nil || !bytes.Equal(buf[:n], second) {
+		t.Fatalf("TryReadEthernet with a frame queued = %x, %v, %v", buf[:n], ok, err)
+	}
 }
 
 // TestListenIncomingCompletesChecksums: a datagram the kernel routes into

@@ -31,9 +31,11 @@ import (
 // rollovers one timer drives.
 
 // downstreamSource yields the Ethernet frames going down to subscribers;
-// rflink.EthernetConn (ListenIncoming) is one.
+// rflink.IncomingConn (ListenIncoming) is one. TryReadEthernet takes a
+// frame only if one is already queued.
 type downstreamSource interface {
 	ReadEthernet(b []byte) (int, error)
+	TryReadEthernet(b []byte) (n int, ok bool, err error)
 	SetReadDeadline(t time.Time) error
 }
 
@@ -229,11 +231,14 @@ func (t *bpiTask) Run(ctx context.Context) error {
 
 // readDownstream encrypts every frame arriving on the downstream interface
 // onto the RF link, or drops it: unknown destination (and a leasequery is
-// started for it), no key, no destination.
+// started for it), no key, no destination. When a second frame is already
+// queued the two go together (Encoder.SendPair: their encryption
+// interleaved, which nearly doubles AES throughput); a lone frame never
+// waits for a partner.
 func (t *bpiTask) readDownstream(ctx context.Context) error {
-	buf := make([]byte, 65536)
+	a, b := make([]byte, 65536), make([]byte, 65536)
 	for {
-		n, err := t.down.ReadEthernet(buf)
+		n, err := t.down.ReadEthernet(a)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -243,16 +248,33 @@ func (t *bpiTask) readDownstream(ctx context.Context) error {
 			}
 			return fmt.Errorf("downstream interface: %w", err)
 		}
-		t.stats.frames.Add(1)
-		err = t.enc.Send(buf[:n], t.now())
-		var le *bpi.LocationError
-		switch {
-		case err == nil:
-		case errors.As(err, &le):
-			t.lq.Trigger(le.IP)
-		case t.log.Enabled(ctx, slog.LevelDebug):
-			t.log.Debug("downstream frame dropped", "err", err)
+		m, pair, err := t.down.TryReadEthernet(b)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("downstream interface: %w", err)
 		}
+		now := t.now()
+		if !pair {
+			t.stats.frames.Add(1)
+			t.dropped(ctx, t.enc.Send(a[:n], now))
+			continue
+		}
+		t.stats.frames.Add(2)
+		t.stats.pairs.Add(1)
+		errA, errB := t.enc.SendPair(a[:n], b[:m], now)
+		t.dropped(ctx, errA)
+		t.dropped(ctx, errB)
+	}
+}
+
+// dropped handles a frame the Encoder did not send (err nil: it did).
+func (t *bpiTask) dropped(ctx context.Context, err error) {
+	var le *bpi.LocationError
+	switch {
+	case err == nil:
+	case errors.As(err, &le):
+		t.lq.Trigger(le.IP)
+	case t.log.Enabled(ctx, slog.LevelDebug):
+		t.log.Debug("downstream frame dropped", "err", err)
 	}
 }
 

@@ -38,6 +38,7 @@ func (a *Agent) openBPI() error {
 // BPIStats are the BPI task's counters.
 type BPIStats struct {
 	Frames          uint64 // read from the downstream interface
+	Pairs           uint64 // of Frames, sent two at a time (a second was already queued)
 	Encrypted       uint64 // sent on the RF link under a TEK
 	Clear           uint64 // sent in clear: privacy disabled for the modem
 	UnknownLocation uint64 // dropped: no binding with a modem for the destination
@@ -54,7 +55,7 @@ type BPIStats struct {
 }
 
 type bpiCounters struct {
-	frames, keyRequests, keyReplies, keyRejects, keyErrors, keyPairs, upstreamOther atomic.Uint64
+	frames, pairs, keyRequests, keyReplies, keyRejects, keyErrors, keyPairs, upstreamOther atomic.Uint64
 }
 
 // BPIStats returns the BPI task's counters; ok is false when BPI is off.
@@ -70,7 +71,7 @@ func (a *Agent) BPIStats() (s BPIStats, ok bool) {
 // Stats returns the counters so far.
 func (t *bpiTask) Stats() BPIStats {
 	e, c := &t.enc.Stats, &t.stats
-	return BPIStats{Frames: c.frames.Load(), Encrypted: e.Encrypted.Load(), Clear: e.Clear.Load(),
+	return BPIStats{Frames: c.frames.Load(), Pairs: c.pairs.Load(), Encrypted: e.Encrypted.Load(), Clear: e.Clear.Load(),
 		UnknownLocation: e.UnknownLocation.Load(), NoKey: e.NoKey.Load(), NoDestination: e.NoDestination.Load(),
 		LinkErrors: e.LinkErrors.Load(), Leasequeries: t.lq.stats.snapshot(),
 		KeyRequests: c.keyRequests.Load(), KeyReplies: c.keyReplies.Load(), KeyRejects: c.keyRejects.Load(),

@@ -279,6 +279,36 @@ func testBPITaskKeyExchange(t *testing.T) {
 	}
 }
 
+// TestBPITaskPairs: a frame already queued behind another goes out with
+// it (SendPair), each keyed, sent or dropped on its own.
+func TestBPITaskPairs(t *testing.T) { synctest.Test(t, testBPITaskPairs) }
+
+func testBPITaskPairs(t *testing.T) {
+	r := newBPIRig(t)
+	ip := func(n byte) netip.Addr { return netip.AddrFrom4([4]byte{192, 168, 10, n}) }
+	r.bind(t, ip(1), bpiM1)
+	r.bind(t, ip(2), bpiM2)
+	synctest.Wait()
+	second := ipv4Frame(ip(2))
+	r.down.queued = [][]byte{second}
+	first, docsis := r.send(ip(1))
+	sa, _ := r.task.keys.SA(101)
+	if got := open(t, docsis, sa); !bytes.Equal(got, first) {
+		t.Errorf("first of a pair: opened %x, want %x", got, first)
+	}
+	if d, err := bpi.ParseDownstream(r.rf.take()); err != nil || d.HasPrivacy || !bytes.Equal(d.PDU[:len(second)], second) {
+		t.Errorf("second of a pair (privacy off): %v; want it in clear", err)
+	}
+	r.down.queued = [][]byte{ipv4Frame(ip(8))} // unknown: dropped, asked about
+	if _, docsis := r.send(ip(1)); docsis == nil || r.rf.take() != nil {
+		t.Error("pair with an unknown destination: want only the first frame sent")
+	}
+	s := r.task.Stats()
+	if s.Frames != 4 || s.Pairs != 2 || s.Encrypted != 2 || s.Clear != 1 || s.UnknownLocation != 1 || s.Leasequeries.Triggered != 1 {
+		t.Errorf("stats %+v; want 4 frames in 2 pairs: 2 encrypted, 1 clear, 1 unknown and asked about", s)
+	}
+}
+
 func TestLQTriggerHoldoffAndRate(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	q := newLQTrigger(nil, nil, []netip.Prefix{bpiSubnet}, 10*time.Second, 2, func() time.Time { return now })
@@ -303,11 +333,25 @@ func TestLQTriggerHoldoffAndRate(t *testing.T) {
 	}
 }
 
-// fakeDown is the downstream link: frames are what arrives.
+// fakeDown is the downstream link: frames are what arrives; queued is
+// what TryReadEthernet finds already there.
 type fakeDown struct {
 	frames chan []byte
 	stop   chan struct{}
 	once   sync.Once
+	mu     sync.Mutex
+	queued [][]byte
+}
+
+func (f *fakeDown) TryReadEthernet(b []byte) (int, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queued) == 0 {
+		return 0, false, nil
+	}
+	n := copy(b, f.queued[0])
+	f.queued = f.queued[1:]
+	return n, true, nil
 }
 
 func newFakeDown() *fakeDown { return &fakeDown{frames: make(chan []byte), stop: make(chan struct{})} }
