@@ -132,9 +132,11 @@ func TestBPIEndToEnd(t *testing.T) {
 			t.Errorf("traffic crossed fewer than two key switches: %v", after)
 		}
 		spy.check(t, modems)
-		if st := bpiStats(t, agent); st["KeyPairs"] < 4 {
+		st := bpiStats(t, agent)
+		if st["KeyPairs"] < 4 {
 			t.Errorf("the manager installed %v key pairs, want the first two and at least one rollover each", st["KeyPairs"])
 		}
+		t.Logf("agent: %v frames encrypted, %v pairs sent together", st["Encrypted"], st["Pairs"])
 	})
 
 	t.Run("after a kill -9 and a fresh start, leasequery restores the locations and encryption resumes", func(t *testing.T) {
