@@ -136,12 +136,13 @@ func configuredSA(said uint16, suite bpi.Suite, k config.BPIKeys) bpi.Configured
 	return sa
 }
 
-// rolloverLog sees every key pair the manager installs.
+// rolloverLog counts (and traces) every key pair the manager installs: one
+// per SA at start, then one per rollover.
 type rolloverLog struct{ t *bpiTask }
 
 func (r rolloverLog) SetTEKs(said uint16, older, newer *bpi.TEK) error {
 	r.t.stats.keyPairs.Add(1)
-	r.t.log.Info("TEK pair installed", "said", said, "older_seq", older.Seq, "older_expires", older.Expires,
+	r.t.log.Debug("TEK pair installed", "said", said, "older_seq", older.Seq, "older_expires", older.Expires,
 		"newer_seq", newer.Seq, "newer_expires", newer.Expires)
 	return nil
 }
