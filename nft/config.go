@@ -1,7 +1,12 @@
 // Package nft builds and programs leaseguard's source-address verification
 // ruleset: one netdev table with an ingress chain per subscriber port that
 // passes IPv4 and ARP only from (port, IP, MAC) bindings learnt from DHCP,
-// reports unknown sources to an NFLOG group and counts every drop.
+// reports unknown sources to an NFLOG group and counts every drop; and
+// beside it an ip table of the same name that drops traffic routed towards
+// a subscriber address without a binding (reporting it too) and client
+// DHCP the kernel would forward while leaseguard relays it. Both tables
+// are replaced together in one transaction (Rebuild) and their sets
+// changed together in one (Apply).
 //
 // Building the ruleset (Build, Config, Element) is pure. Programming it is
 // behind the Applier interface: Kernel talks nf_tables netlink through

@@ -3,6 +3,34 @@
 // with 100,000 bindings (beside plain forwarding), and the time a rebooted
 // card takes until every legitimate flow of 10,000 subscribers passes
 // again, on demand, by a start-up sweep and from a snapshot.
+//
+// Measured on the shared 2-core development VM (kernel 6.18, load ~2.5
+// from other work), `go test -bench . -count 5` / `-count 3`:
+//
+//	BenchmarkForwarding (median fwd-pps, one sender, veth)
+//	                      upstream   downstream
+//	  plain forwarding    869k       915k
+//	  10 bindings         721k       801k
+//	  100,000 bindings    718k       783k
+//
+// Verification costs 12-17% of plain forwarding's rate and is flat in the
+// number of bindings (100,000 vs 10: 1.00 upstream, 0.98 downstream):
+// hash-set lookups in netdev ingress and prerouting, /32 routes in the
+// FIB's trie.
+//
+//	BenchmarkRecovery10k (3 runs: min / median / max seconds)
+//	             90% passing     all passing     leasequeries
+//	  on demand  2.0 / 5.1 / 6.0  6.2 / 9.9 / 10.1  10,000
+//	  sweep      2.9 / 2.9 / 5.9  5.1 / 10.4 / 14.3  13,190-16,380
+//	  snapshot   2.2 / 6.2 / 6.2  5.4 / 10.1 / 14.8  10,000
+//
+// dhcpd answers about 5,000 queries a second here, so 10,000 answers take
+// 2 s; the spread and the tail come from the 60-160 queries dhcpd drops
+// under the burst, which the engine retransmits on RFC 2131's backoff (4 s,
+// then 8 s). With every subscriber sending, on demand is as fast as the
+// others and asks only about live addresses; a sweep also asks about the
+// 6,380 free ones; a snapshot's hints matter for subscribers that send
+// nothing (only downstream traffic or none would bring them back).
 package enforcebench
 
 import (
