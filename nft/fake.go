@@ -18,8 +18,16 @@ type Fake struct {
 	prog     Programming
 
 	// Err, when set, is returned by Rebuild and Apply (and counted as a
-	// failure) instead of changing anything.
+	// failure) instead of changing anything. Set it before the Fake is in
+	// use, or with SetErr while others call it.
 	Err error
+}
+
+// SetErr sets Err safely while other goroutines use the Fake.
+func (f *Fake) SetErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Err = err
 }
 
 var _ Applier = (*Fake)(nil)

@@ -229,10 +229,10 @@ func TestEnforcerRebuildsAfterAFailure(t *testing.T) {
 		stop := runTask(t, e)
 		defer stop()
 		<-e.Ready()
-		f.Err = errors.New("ENOBUFS")
+		f.SetErr(errors.New("ENOBUFS"))
 		upsert(t, a.table, gleaned("192.168.10.100", macA, cablePort, time.Hour))
 		settle()
-		f.Err = nil
+		f.SetErr(nil)
 		time.Sleep(retryRebuild)
 		settle()
 		if !f.Allows(cableIface, netip.MustParseAddr("192.168.10.100"), macA, time.Now()) {
