@@ -51,6 +51,8 @@ func story(d *demo) {
 	}
 
 	accessStory(d)
+	next := enforceStory(d, 10)
+	bpiStory(d, next)
 
 	step("Done in %v; tearing the lab down", time.Since(start).Round(100*time.Millisecond))
 }
