@@ -132,3 +132,46 @@ func Concat(dst, base string, o Overlay) error {
 	}
 	return out.Close()
 }
+
+// WithFiles writes base followed by an archive of files (name in the
+// image, without a leading slash, to content), whose files replace the
+// base's of the same name when the kernel unpacks them: a variant of an
+// image, such as another agent configuration, without rebuilding it.
+// Parent directories must exist in base.
+func WithFiles(dst, base string, files map[string][]byte) error {
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	err = copyThenFiles(out, base, files)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func copyThenFiles(out io.Writer, base string, files map[string][]byte) error {
+	in, err := os.Open(base)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copy %s: %w", base, err)
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	recs := make([]cpio.Record, len(names))
+	for i, n := range names {
+		recs[i] = cpio.StaticFile(n, string(files[n]), 0o644)
+	}
+	cpio.MakeAllReproducible(recs)
+	rw := cpio.Newc.Writer(out)
+	if err := cpio.WriteRecords(rw, recs); err != nil {
+		return fmt.Errorf("files archive: %w", err)
+	}
+	return cpio.WriteTrailer(rw)
+}

@@ -70,3 +70,45 @@ func TestConcatOverlay(t *testing.T) {
 		t.Errorf("uinit args (-want +got):\n%s", diff)
 	}
 }
+
+// TestWithFiles: the base archive unchanged, then an archive holding
+// exactly the files given (no directory records: a "." or "etc" record
+// would re-chmod the image's directories).
+func TestWithFiles(t *testing.T) {
+	dir := t.TempDir()
+	var base bytes.Buffer
+	bw := cpio.Newc.Writer(&base)
+	if err := cpio.WriteRecordsAndDirs(bw, []cpio.Record{cpio.StaticFile("etc/leaseguard/agent.json", "{}", 0o644)}); err != nil {
+		t.Fatal(err)
+	}
+	cpio.WriteTrailer(bw)
+	basePath := filepath.Join(dir, "base.cpio")
+	if err := os.WriteFile(basePath, base.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "variant.cpio")
+	files := map[string][]byte{"etc/leaseguard/agent.json": []byte(`{"board":"x"}`), "etc/b": []byte("b")}
+	if err := WithFiles(out, basePath, files); err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(img, base.Bytes()) {
+		t.Fatal("variant does not start with the base image")
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(img[base.Len():])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range recs {
+		b, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+		got[r.Name] = string(b)
+	}
+	want := map[string]string{"etc/b": "b", "etc/leaseguard/agent.json": `{"board":"x"}`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("appended archive (-want +got):\n%s", diff)
+	}
+}

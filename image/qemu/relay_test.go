@@ -37,6 +37,10 @@ type guestAgent struct {
 		Gateway   netip.Addr `json:"gateway"`
 		CircuitID string     `json:"circuit_id"`
 	} `json:"ports"`
+	Console struct {
+		Device string `json:"device"`
+		Baud   int    `json:"baud"`
+	} `json:"console"`
 }
 
 // agentConfigPath is where a board's agent configuration is in the tree.
@@ -70,6 +74,7 @@ type relayPlan struct {
 // clientPlan is one subscriber port's client and what dhcpd must store.
 type clientPlan struct {
 	Port      string       // the subscriber port, whose peer runs the client
+	Name      string       // the agent's name of the port, in its table
 	Network   netip.Prefix // the port's subscriber network
 	Giaddr    netip.Addr   // the port's gateway, the relay's giaddr
 	Lease     netip.Addr   // the one address dhcpd offers on this network
@@ -100,7 +105,7 @@ func planRelay(p board.Profile, a guestAgent) (relayPlan, error) {
 		if err != nil {
 			return pl, fmt.Errorf("agent ports[%d]: %w", i, err)
 		}
-		c.CircuitID = ap.CircuitID
+		c.Name, c.CircuitID = ap.Name, ap.CircuitID
 		if c.CircuitID == "" {
 			c.CircuitID = ap.Name // the agent's default
 		}
@@ -182,30 +187,22 @@ exit 0
 // the port reader must accept.
 func (g *guest) checkRelay() {
 	lab.Need(g.t, "dhcpd", "udhcpc")
-	a, err := loadGuestAgent(agentConfigPath(repoRoot, g.p.Name))
+	pl, err := planRelay(g.p, g.agent)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	pl, err := planRelay(g.p, a)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	// The ping step gave every peer its port's address + 1; dhcpd must
-	// own the address the agent relays to.
-	server := g.card.Peers[pl.ServerPort]
-	server.MustIP("addr", "flush", "dev", "eth0")
-	server.Addr("eth0", pl.Server.String())
 	for _, c := range pl.Clients {
-		server.MustIP("route", "add", c.Network.String(), "via", pl.Upstream.String())
 		g.card.Peers[c.Port].MustIP("addr", "flush", "dev", "eth0")
 	}
-	dhcpd := server.StartDHCPD("dhcpd", pl.dhcpdConf(), "", "eth0")
+	dhcpd := g.startDHCPD(pl, "", "")
 	script := filepath.Join(g.t.TempDir(), "udhcpc.sh")
 	if err := os.WriteFile(script, []byte(udhcpcScript), 0o755); err != nil {
 		g.t.Fatal(err)
 	}
 	clients := make([]*lab.Proc, len(pl.Clients))
+	g.macs = map[string]string{}
 	for i, c := range pl.Clients {
+		g.macs[c.Port] = g.clientMAC(c.Port)
 		clients[i] = g.card.Peers[c.Port].Start("udhcpc-"+c.Port, "udhcpc", "-f", "-i", "eth0", "-s", script, "-t", "10", "-T", "2", "-A", "1")
 	}
 	g.waitClients(pl, dhcpd, "lease", func(i int) error {
@@ -220,6 +217,20 @@ func (g *guest) checkRelay() {
 		return clients[i].WaitFor("sending renew to server "+pl.Server.Addr().String()+
 			"\nudhcpc: lease of "+pl.Clients[i].Lease.String()+" obtained", 2*commandTimeout)
 	})
+}
+
+// startDHCPD starts dhcpd on the upstream wire for pl, with extra
+// configuration and a lease file: it owns the address the agent relays
+// to (replacing the one an earlier step may have given the peer) and
+// routes the plan's subscriber networks through the card.
+func (g *guest) startDHCPD(pl relayPlan, extraConf, leases string) *lab.DHCPD {
+	server := g.card.Peers[pl.ServerPort]
+	server.MustIP("addr", "flush", "dev", "eth0")
+	server.Addr("eth0", pl.Server.String())
+	for _, c := range pl.Clients {
+		server.MustIP("route", "add", c.Network.String(), "via", pl.Upstream.String())
+	}
+	return server.StartDHCPD("dhcpd", pl.dhcpdConf()+extraConf, leases, "eth0")
 }
 
 // waitClients runs wait for every client at once and fails the step,
@@ -305,9 +316,9 @@ func TestRelayPlan(t *testing.T) {
 				ServerPort: "up0", Server: netip.MustParsePrefix("10.65.0.1/24"), Upstream: netip.MustParseAddr("10.65.0.2"),
 				RelayID: a.RelayID,
 				Clients: []clientPlan{
-					{Port: "sub0", Network: netip.MustParsePrefix("10.64.0.0/24"), Giaddr: netip.MustParseAddr("10.64.0.1"),
+					{Port: "sub0", Name: a.RelayID + "/sub0", Network: netip.MustParsePrefix("10.64.0.0/24"), Giaddr: netip.MustParseAddr("10.64.0.1"),
 						Lease: netip.MustParseAddr("10.64.0.5"), CircuitID: a.RelayID + "/sub0"},
-					{Port: "sub1", Network: netip.MustParsePrefix("10.64.1.0/24"), Giaddr: netip.MustParseAddr("10.64.1.1"),
+					{Port: "sub1", Name: a.RelayID + "/sub1", Network: netip.MustParsePrefix("10.64.1.0/24"), Giaddr: netip.MustParseAddr("10.64.1.1"),
 						Lease: netip.MustParseAddr("10.64.1.5"), CircuitID: a.RelayID + "/sub1"},
 				},
 			}

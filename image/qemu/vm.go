@@ -62,6 +62,13 @@ func Start(cfg Config) (*VM, error) {
 // Done is closed when QEMU has exited.
 func (v *VM) Done() <-chan struct{} { return v.done }
 
+// Err is how QEMU exited (nil: status 0, as on a guest reboot under
+// -no-reboot); it waits for the exit.
+func (v *VM) Err() error {
+	<-v.done
+	return v.waitErr
+}
+
 // Stop kills QEMU (the guest has nothing to flush) and waits for it.
 func (v *VM) Stop() {
 	select {
