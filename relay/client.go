@@ -26,10 +26,11 @@ type ClientMsg struct {
 // does not allocate, except to glean a DHCPRELEASE or DHCPDECLINE.
 func (r *Relay) FromClient(now time.Time, m ClientMsg, buf []byte) Decision {
 	r.c.fromClients.Add(1)
-	if m.Port < 0 || m.Port >= r.ports.Len() {
+	st := r.st.Load()
+	if m.Port < 0 || m.Port >= st.ports.Len() {
 		return r.drop(-1, UnknownPort, nil)
 	}
-	port := r.ports.Port(m.Port)
+	port := st.ports.Port(m.Port)
 	msg := append(buf[:0], m.Payload...)
 	p, err := lq.ParsePacket(msg)
 	if err != nil {
@@ -42,34 +43,33 @@ func (r *Relay) FromClient(now time.Time, m ClientMsg, buf []byte) Decision {
 	if !clientType(typ) {
 		return r.drop(m.Port, MessageType, msg)
 	}
-	servers := r.servers
-	if !m.Broadcast && !r.ports.isOurs(m.DstIP) {
+	servers := st.servers
+	if !m.Broadcast && !st.ports.isOurs(m.DstIP) {
 		// A unicast to a server through our gateway: a renewal, a release
 		// or an inform (RFC 2131 §4.4.5).
-		if r.cfg.Renewals == RouteRenewals {
+		if st.cfg.Renewals == RouteRenewals {
 			d := r.drop(m.Port, LeftToKernel, msg)
 			d.Glean = r.clientGlean(p, typ)
 			return d
 		}
-		servers = r.serversFor(m.DstIP)
+		servers = st.serversFor(m.DstIP)
 	}
 	// RFC 1542 §4.1.1: discard a request whose hop count exceeds the
 	// limit; here, whose incremented count would.
-	if int(p.Hops()) >= r.cfg.MaxHops {
+	if int(p.Hops()) >= st.cfg.MaxHops {
 		return r.drop(m.Port, HopLimit, msg)
 	}
 	if _, err := p.IncHops(); err != nil {
 		return r.drop(m.Port, HopLimit, msg)
 	}
-	own82, why := r.applyOption82(&p, port)
+	own82, why := r.applyOption82(&p, port, st.cfg.MaxLen)
 	if why != 0 {
 		return r.drop(m.Port, why, p.Bytes())
 	}
 	if typ == lq.Request || own82 {
 		r.requests.remember(now, p, m.Port, own82)
 	}
-	r.c.toServers.Add(1)
-	r.c.ports[m.Port].toServers.Add(1)
+	r.c.relayed(m.Port, typ, true)
 	return Decision{Verdict: ToServers, Msg: p.Bytes(), Servers: servers, Port: m.Port, Glean: r.clientGlean(p, typ)}
 }
 
@@ -88,7 +88,7 @@ func clientType(typ lq.MessageType) bool {
 // port's trust (RFC 3046 §2.1, §2.1.1). own82 is true when the message
 // goes upstream without an option 82 of ours, so its reply must be routed
 // by the request memory.
-func (r *Relay) applyOption82(p *lq.Packet, port *Port) (own82 bool, why Reason) {
+func (r *Relay) applyOption82(p *lq.Packet, port *Port, maxLen int) (own82 bool, why Reason) {
 	_, has82 := p.Option(lq.OptAgentInfo)
 	if p.GIAddr().IsValid() && !p.GIAddr().IsUnspecified() {
 		if !port.Trusted {
@@ -113,7 +113,7 @@ func (r *Relay) applyOption82(p *lq.Packet, port *Port) (own82 bool, why Reason)
 	if why := setGIAddr(p, port); why != 0 {
 		return false, why
 	}
-	switch err := p.AddAgentInfo(port.Option82, r.cfg.MaxLen); {
+	switch err := p.AddAgentInfo(port.Option82, maxLen); {
 	case errors.Is(err, lq.ErrNoOptions):
 		return true, 0 // plain BOOTP: no options field to carry it
 	case err != nil:

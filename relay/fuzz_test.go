@@ -80,8 +80,8 @@ func FuzzFromServer(f *testing.F) {
 		if p.MessageType().IsLeasequeryReply() {
 			t.Fatal("leasequery reply delivered to a subscriber")
 		}
-		if c, ok := p.SubOption(lq.SubCircuitID); ok && r.ports.Port(d.Port).Policy != PolicyKeep {
-			if _, ours := r.ports.byCircuit[string(c)]; ours {
+		if c, ok := p.SubOption(lq.SubCircuitID); ok && r.Ports().Port(d.Port).Policy != PolicyKeep {
+			if _, ours := r.Ports().byCircuit[string(c)]; ours {
 				t.Fatalf("our circuit %q left in a delivered reply", c)
 			}
 		}

@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/leaseguard/leaseguard/lq"
@@ -69,17 +71,37 @@ type Decision struct {
 
 // Relay decides what happens to each DHCP message crossing the line card.
 // It does no I/O and reads no clock. Safe for concurrent use: ports and
-// upstream sockets call it from their own goroutines.
+// upstream sockets call it from their own goroutines, and Reconfigure
+// swaps its configuration while they do.
 type Relay struct {
-	cfg      Config
-	ports    *PortMap
-	servers  []netip.AddrPort // every server, port 67
+	// st is the running configuration, resolved: every message loads it
+	// once and decides under it, so a Reconfigure takes effect between
+	// two messages, never within one, and the hot path takes no lock.
+	st       atomic.Pointer[state]
 	requests *requestLog
 	c        counters
 }
 
+// state is one configuration as the hot path reads it. Immutable.
+type state struct {
+	cfg     Config
+	ports   *PortMap
+	servers []netip.AddrPort // every server, port 67
+}
+
 // New validates cfg and precomputes each port's option 82.
 func New(cfg Config) (*Relay, error) {
+	st, err := newState(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{requests: newRequestLog(st.cfg.RecentRequests, st.cfg.RequestTTL)}
+	r.st.Store(st)
+	r.c.ports = make([]portCounters, st.ports.Len())
+	return r, nil
+}
+
+func newState(cfg Config) (*state, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -88,40 +110,85 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: cfg, ports: ports, requests: newRequestLog(cfg.RecentRequests, cfg.RequestTTL)}
+	st := &state{cfg: cfg, ports: ports}
 	for _, s := range cfg.Servers {
-		r.servers = append(r.servers, netip.AddrPortFrom(s, 67))
+		st.servers = append(st.servers, netip.AddrPortFrom(s, 67))
 	}
-	r.c.ports = make([]portCounters, ports.Len())
-	return r, nil
+	return st, nil
 }
 
-// Ports returns the relay's port map.
-func (r *Relay) Ports() *PortMap { return r.ports }
+// Reconfigure replaces the relay's configuration atomically: a message
+// is decided wholly under the old one or wholly under cfg. The servers,
+// each port's option 82 and trust, the hop limit, renewals and relay-id
+// may change; the ports themselves may not (the same number, in the same
+// order, on the same interfaces: their sockets and counters are the
+// caller's), nor the request memory's size. On error nothing changed.
+//
+// A reply to a request relayed under the old configuration is routed by
+// the option 82 it carries: if the port's circuit-id or the relay-id
+// changed, it no longer matches and is dropped (UnknownCircuit or
+// ForeignRelayID); the client retransmits and its next request goes out
+// with the new option.
+func (r *Relay) Reconfigure(cfg Config) error {
+	st, err := newState(cfg)
+	if err != nil {
+		return err
+	}
+	cur := r.st.Load()
+	if err := samePorts(cur.ports, st.ports); err != nil {
+		return err
+	}
+	if st.cfg.RecentRequests != cur.cfg.RecentRequests || st.cfg.RequestTTL != cur.cfg.RequestTTL {
+		return fmt.Errorf("relay: the request memory (%d requests, %v) cannot change at run time",
+			cur.cfg.RecentRequests, cur.cfg.RequestTTL)
+	}
+	r.st.Store(st)
+	return nil
+}
+
+// samePorts checks that next has the ports of cur, interface by interface.
+func samePorts(cur, next *PortMap) error {
+	if cur.Len() != next.Len() {
+		return fmt.Errorf("relay: %d ports configured, %d running: ports cannot be added or removed at run time", next.Len(), cur.Len())
+	}
+	for i := range cur.ports {
+		if a, b := cur.ports[i].Interface, next.ports[i].Interface; a != b {
+			return fmt.Errorf("relay: ports[%d]: interface %s, running %s: a port's interface cannot change at run time", i, b, a)
+		}
+	}
+	return nil
+}
+
+// Ports returns the relay's port map under the running configuration.
+func (r *Relay) Ports() *PortMap { return r.st.Load().ports }
+
+// Servers returns the servers relayed to, port 67. Do not modify it.
+func (r *Relay) Servers() []netip.AddrPort { return r.st.Load().servers }
 
 // MaxLen is the longest message the relay sends upstream: buffers passed
 // to FromClient need at least this capacity for option 82 to be added
 // without allocating.
-func (r *Relay) MaxLen() int { return r.cfg.MaxLen }
+func (r *Relay) MaxLen() int { return r.st.Load().cfg.MaxLen }
 
 // drop counts a dropped message and says so.
 func (r *Relay) drop(port int, why Reason, msg []byte) Decision {
 	r.c.dropped[why].Add(1)
 	if port >= 0 && port < len(r.c.ports) {
 		r.c.ports[port].dropped.Add(1)
+		r.c.ports[port].droppedBy[why].Add(1)
 	}
 	return Decision{Verdict: Drop, Reason: why, Msg: msg, Port: port}
 }
 
 // serversFor returns whom a client message addressed to dst goes to: the
 // server it names, when it names one of ours, else all of them.
-func (r *Relay) serversFor(dst netip.Addr) []netip.AddrPort {
-	for i := range r.servers {
-		if r.servers[i].Addr() == dst {
-			return r.servers[i : i+1]
+func (s *state) serversFor(dst netip.Addr) []netip.AddrPort {
+	for i := range s.servers {
+		if s.servers[i].Addr() == dst {
+			return s.servers[i : i+1]
 		}
 	}
-	return r.servers
+	return s.servers
 }
 
 // optTime converts a relative time option (seconds, 4 octets) to an

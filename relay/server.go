@@ -35,12 +35,13 @@ func (r *Relay) FromServer(now time.Time, from netip.AddrPort, msg, buf []byte) 
 	case typ != 0 && typ != lq.Offer && typ != lq.Ack && typ != lq.Nak:
 		return r.drop(-1, MessageType, msg)
 	}
-	port, ours, why := r.replyPort(now, p)
+	st := r.st.Load()
+	port, ours, why := r.replyPort(now, st.ports, p)
 	if why != 0 {
 		return r.drop(port, why, msg)
 	}
 	d := Decision{Verdict: ToClient, Port: port}
-	d.Glean = r.serverGlean(now, p, typ, port, ours, from)
+	d.Glean = r.serverGlean(now, st.ports.Port(port), p, typ, ours, from)
 	if ours {
 		p.StripAgentInfo()
 	}
@@ -52,8 +53,7 @@ func (r *Relay) FromServer(now time.Time, from netip.AddrPort, msg, buf []byte) 
 			d.Dst = dst
 		}
 	}
-	r.c.toClients.Add(1)
-	r.c.ports[port].toClients.Add(1)
+	r.c.relayed(port, typ, false)
 	return d
 }
 
@@ -62,19 +62,19 @@ func (r *Relay) FromServer(now time.Time, from netip.AddrPort, msg, buf []byte) 
 // carries no option 82 at all (a server that does not echo it, or a
 // request relayed with the client's own or none) is routed by the
 // request memory, by xid and chaddr.
-func (r *Relay) replyPort(now time.Time, p lq.Packet) (port int, ours bool, why Reason) {
-	if !r.ports.isOurs(p.GIAddr()) {
+func (r *Relay) replyPort(now time.Time, ports *PortMap, p lq.Packet) (port int, ours bool, why Reason) {
+	if !ports.isOurs(p.GIAddr()) {
 		return -1, false, WrongGIAddr
 	}
 	_, has82 := p.Option(lq.OptAgentInfo)
 	if has82 {
 		circuit, _ := p.SubOption(lq.SubCircuitID)
 		relayID, hasRelayID := p.SubOption(lq.SubRelayID)
-		if i, ok := r.ports.byCircuit[string(circuit)]; ok {
-			if _, ok := r.ports.locate(circuit, relayID, hasRelayID); !ok {
+		if i, ok := ports.byCircuit[string(circuit)]; ok {
+			if _, ok := ports.locate(circuit, relayID, hasRelayID); !ok {
 				return i, false, ForeignRelayID
 			}
-			if r.ports.ports[i].GIAddr != p.GIAddr() {
+			if ports.ports[i].GIAddr != p.GIAddr() {
 				return i, false, WrongGIAddr
 			}
 			return i, true, 0
@@ -89,11 +89,11 @@ func (r *Relay) replyPort(now time.Time, p lq.Packet) (port int, ours bool, why 
 
 // serverGlean is what a server's reply teaches: a DHCPACK with an address
 // binds it; a DHCPNAK ends the binding of the address the client asked for.
-func (r *Relay) serverGlean(now time.Time, p lq.Packet, typ lq.MessageType, port int, ours bool, from netip.AddrPort) Glean {
+func (r *Relay) serverGlean(now time.Time, port *Port, p lq.Packet, typ lq.MessageType, ours bool, from netip.AddrPort) Glean {
 	switch {
 	case typ == lq.Ack && !p.YIAddr().IsUnspecified():
 		r.c.binds.Add(1)
-		return Glean{Kind: Bind, Binding: r.binding(now, p, port, ours, from)}
+		return Glean{Kind: Bind, Binding: r.binding(now, port, p, ours, from)}
 	case typ == lq.Nak:
 		req, ok := r.requests.recall(now, keyOf(p))
 		if !ok || !req.requested.IsValid() || req.requested.IsUnspecified() {
@@ -112,8 +112,7 @@ func (r *Relay) serverGlean(now time.Time, p lq.Packet, typ lq.MessageType, port
 // Client-id and vendor class come from the request it answers (option
 // 60 is the client's; servers need not echo it), option 82 is the one
 // the relay inserted, and the location is the port's.
-func (r *Relay) binding(now time.Time, p lq.Packet, port int, ours bool, from netip.AddrPort) location.Binding {
-	pt := r.ports.Port(port)
+func (r *Relay) binding(now time.Time, pt *Port, p lq.Packet, ours bool, from netip.AddrPort) location.Binding {
 	b := location.Binding{Port: pt.Name, CircuitID: pt.CircuitID, Modem: pt.Modem, Source: location.Gleaned}
 	b.IP = p.YIAddr()
 	b.HType = p.HType()

@@ -157,7 +157,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 	close(s.ready)
-	s.log.Info("relay running", "ports", len(s.conns), "servers", len(s.relay.servers))
+	s.log.Info("relay running", "ports", len(s.conns), "servers", len(s.relay.Servers()))
 	if s.cfg.RunPorts == nil {
 		<-ctx.Done()
 		return ctx.Err()
@@ -177,7 +177,7 @@ var (
 
 // HandleClient is the platform.ClientHandler of the ports.
 func (s *Service) HandleClient(pc platform.PortConn, f platform.ClientFrame) {
-	i, ok := s.relay.ports.ByInterface(pc.Name())
+	i, ok := s.relay.Ports().ByInterface(pc.Name())
 	if !ok {
 		i = -1
 	}
@@ -218,7 +218,7 @@ func (s *Service) send(port int, d Decision) {
 // EndBatch is told by a port that the frames of one receive call are
 // handled (platform.BatchEnder): the port's queue goes out.
 func (s *Service) EndBatch(pc platform.PortConn) {
-	i, ok := s.relay.ports.ByInterface(pc.Name())
+	i, ok := s.relay.Ports().ByInterface(pc.Name())
 	if !ok || s.queues[i] == nil {
 		return
 	}

@@ -3,6 +3,8 @@ package relay
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/leaseguard/leaseguard/lq"
 )
 
 // Reason says why the relay did not pass a message on. Every reason is
@@ -84,9 +86,20 @@ type Stats struct {
 type PortStats struct {
 	Name                          string
 	ToServers, ToClients, Dropped uint64
+	// ToServersByType and ToClientsByType split ToServers and ToClients
+	// by DHCP message type (0: BOOTP, no option 53); DroppedBy splits
+	// Dropped by reason. Only types and reasons that occurred.
+	ToServersByType, ToClientsByType map[lq.MessageType]uint64
+	DroppedBy                        map[Reason]uint64
 }
 
-// counters are the live atomics behind Stats.
+// countedTypes bounds the message types counted per port: BOOTP (0) and
+// RFC 2131's DHCPDISCOVER (1) to DHCPINFORM (8), every type the relay
+// passes on in either direction (clientType, FromServer).
+const countedTypes = lq.Inform + 1
+
+// counters are the live atomics behind Stats: fixed arrays indexed by
+// port, message type and reason, so that counting allocates nothing.
 type counters struct {
 	fromClients, toServers, fromServers, toClients atomic.Uint64
 	replaced, kept, binds, unbinds                 atomic.Uint64
@@ -96,6 +109,25 @@ type counters struct {
 
 type portCounters struct {
 	toServers, toClients, dropped atomic.Uint64
+	toServersBy, toClientsBy      [countedTypes]atomic.Uint64
+	droppedBy                     [numReasons]atomic.Uint64
+}
+
+// relayed counts a message of type typ relayed on port to the servers
+// (up) or to a client.
+func (c *counters) relayed(port int, typ lq.MessageType, up bool) {
+	pc := &c.ports[port]
+	total, by := &pc.toClients, &pc.toClientsBy
+	if up {
+		c.toServers.Add(1)
+		total, by = &pc.toServers, &pc.toServersBy
+	} else {
+		c.toClients.Add(1)
+	}
+	total.Add(1)
+	if typ < countedTypes {
+		by[typ].Add(1)
+	}
 }
 
 // Stats returns the counters so far.
@@ -106,19 +138,29 @@ func (r *Relay) Stats() Stats {
 		FromServers: c.fromServers.Load(), ToClients: c.toClients.Load(),
 		Replaced: c.replaced.Load(), Kept: c.kept.Load(),
 		Binds: c.binds.Load(), Unbinds: c.unbinds.Load(),
-		Dropped: map[Reason]uint64{},
+		Dropped: nonZero[Reason](c.dropped[:]),
 	}
-	for i := range c.dropped {
-		if n := c.dropped[i].Load(); n > 0 {
-			s.Dropped[Reason(i)] = n
-		}
-	}
+	ports := r.Ports()
 	for i := range c.ports {
 		pc := &c.ports[i]
 		s.Ports = append(s.Ports, PortStats{
-			Name: r.ports.ports[i].Name, ToServers: pc.toServers.Load(),
+			Name: ports.ports[i].Name, ToServers: pc.toServers.Load(),
 			ToClients: pc.toClients.Load(), Dropped: pc.dropped.Load(),
+			ToServersByType: nonZero[lq.MessageType](pc.toServersBy[:]),
+			ToClientsByType: nonZero[lq.MessageType](pc.toClientsBy[:]),
+			DroppedBy:       nonZero[Reason](pc.droppedBy[:]),
 		})
 	}
 	return s
+}
+
+// nonZero maps each index of counts whose count is not zero to it.
+func nonZero[K ~uint8](counts []atomic.Uint64) map[K]uint64 {
+	m := map[K]uint64{}
+	for i := range counts {
+		if n := counts[i].Load(); n > 0 {
+			m[K(i)] = n
+		}
+	}
+	return m
 }
