@@ -56,7 +56,7 @@ type Agent struct {
 	table  *location.Table
 	relay  *relay.Relay
 	engine *engine.Engine // until Open hands it to the runner
-	runner *engine.Runner
+	runner *LeasequeryClient
 
 	upstream  *platform.Upstream
 	listeners []*platform.Upstream
@@ -69,6 +69,7 @@ type Agent struct {
 	resultHooks []func(engine.Result)
 	ready       chan struct{}
 	lq          lqCounters
+	applying    applyState // run-time configuration changes (apply.go)
 }
 
 // New checks cfg and builds the relay, the table and the leasequery
@@ -161,8 +162,8 @@ func (a *Agent) wire() error {
 	if err != nil {
 		return err
 	}
-	a.runner = runner
-	if err := a.transport.Attach(runner); err != nil {
+	a.runner = newLeasequeryClient(runner) // an apply may replace the runner
+	if err := a.transport.Attach(a.runner); err != nil {
 		return err
 	}
 	conns := make([]platform.PortConn, 0, len(a.cfg.Ports))
@@ -175,14 +176,14 @@ func (a *Agent) wire() error {
 	}
 	a.service, err = relay.NewService(relay.ServiceConfig{
 		Relay: a.relay, Ports: conns, RunPorts: a.ports.Run, Upstream: a.upstream, Listeners: listeners,
-		Batch: a.opts.Batch, Table: a.table, NoteLease: runner.NoteLease, Now: a.opts.Now, Log: a.opts.Logs.For("relay"),
+		Batch: a.opts.Batch, Table: a.table, NoteLease: a.runner.NoteLease, Now: a.opts.Now, Log: a.opts.Logs.For("relay"),
 	})
 	if err != nil {
 		return err
 	}
 	a.tasks = append([]namedTask{
 		{"upstream", FuncTask(a.upstream.Run)},
-		{"leasequery", runner},
+		{"leasequery", a.runner},
 		{"relay", a.service},
 		{"expiry", newExpiryTask(a.table, a.opts.Now, a.opts.Logs.For("glean"))},
 	}, a.tasks...)
@@ -192,7 +193,11 @@ func (a *Agent) wire() error {
 	if a.cfg.Leasequery.SweepOnStart {
 		a.tasks = append(a.tasks, namedTask{"sweep", FuncTask(a.sweep)})
 	}
-	return a.wireEnforcement()
+	if err := a.wireEnforcement(); err != nil {
+		return err
+	}
+	a.wireApply()
+	return nil
 }
 
 // OnLeasequery adds f to what sees every leasequery result the runner
@@ -270,9 +275,9 @@ func (a *Agent) Subscribe(name string) *location.Subscription { return a.table.S
 // Relay is the relay's decision logic; its PortMap locates option 82.
 func (a *Agent) Relay() *relay.Relay { return a.relay }
 
-// Leasequery is the leasequery runner (after Open): Query, QueryFresh,
+// Leasequery is the leasequery client (after Open): Query, QueryFresh,
 // Sweep. Results reach the table through the agent whoever asked.
-func (a *Agent) Leasequery() *engine.Runner { return a.runner }
+func (a *Agent) Leasequery() *LeasequeryClient { return a.runner }
 
 // Query asks the servers about q on demand (the console's and the API's
 // leasequery); an ACTIVE answer for a port of this card updates the table

@@ -76,7 +76,7 @@ func (e *expiryTask) Run(ctx context.Context) error {
 // expire removes what has expired by now.
 func (e *expiryTask) expire() {
 	for _, ev := range e.table.Expire(e.now()) {
-		e.log.Info("binding expired", "ip", ev.Old.IP, "mac", ev.Old.HWAddr, "port", ev.Old.Port)
+		e.log.Info("binding expired", "ip", ev.Old.IP, "mac", ev.Old.HWAddr.String(), "port", ev.Old.Port)
 	}
 }
 
