@@ -11,8 +11,11 @@ import (
 // DefaultTEKGrace is how long after the older TEK expires the Manager
 // keeps it before generating the next key. Frames encrypted just before
 // the switch are still accepted, and modems that fetch keys up to a grace
-// time before expiry see a consistent pair. UNVERIFIED: 3600 s is the RFC
-// 4131 docsBpi2CmTEKGraceTime default as we recall it; check the MIB.
+// time before expiry see a consistent pair. RFC 4131's
+// docsBpi2CmTEKGraceTime has a range (1-302399 s, checked in a rendering
+// of DOCS-IETF-BPI2-MIB) but no DEFVAL: the CM's value comes from its
+// configuration file. UNVERIFIED: 3600 s as the BPI+ default, from memory;
+// check CM-SP-SECv3.1.
 const DefaultTEKGrace = 3600 * time.Second
 
 // ManagerConfig configures the built-in key manager.

@@ -89,8 +89,8 @@ func (s BPISuite) KeyLen() int {
 }
 
 // BPI defaults. The TEK lifetime is RFC 4131's
-// docsBpi2CmtsDefaultTEKLifetime. UNVERIFIED: the grace default (3600 s)
-// is bpi.DefaultTEKGrace, not checked against CM-SP-SECv3.1.
+// docsBpi2CmtsDefaultTEKLifetime (DEFVAL 43200). UNVERIFIED: the grace
+// default (3600 s) is bpi.DefaultTEKGrace; the MIB gives no default.
 const (
 	DefaultTEKLifetime         = 43200 * time.Second
 	DefaultTEKGrace            = 3600 * time.Second
