@@ -289,18 +289,13 @@ func benchmarkPortSend(b *testing.B, batch int) {
 	m.report(b)
 }
 
-// procCPU is the user and system CPU time a process has used so far
-// (/proc/PID/stat utime and stime, in clock ticks of 10 ms).
+// procCPU is the user and system CPU time a process has used so far.
 func procCPU(b *testing.B, pid int) (user, sys time.Duration) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	user, sys, err := lab.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var utime, stime int64
-	fmt.Sscan(f[11], &utime)
-	fmt.Sscan(f[12], &stime)
-	return time.Duration(utime) * 10 * time.Millisecond, time.Duration(stime) * 10 * time.Millisecond
+	return user, sys
 }
 
 // BenchmarkRelayPath compares, on the same traffic, ISC dhcrelay

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,26 @@ func TestSwitchJoinsSeveralNamespaces(t *testing.T) {
 		if out, err := hosts[0].Exec("ping", "-c1", "-W2", dst); err != nil {
 			t.Errorf("ping %s across the switch: %v\n%s", dst, err, out)
 		}
+	}
+}
+
+func TestProcessCPUOfThisProcess(t *testing.T) {
+	u0, s0, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = x * x // burn CPU so utime moves by at least a tick
+	}
+	u1, s1, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u1+s1 <= u0+s0 {
+		t.Errorf("CPU did not advance: user %v->%v sys %v->%v", u0, u1, s0, s1)
+	}
+	if _, _, err := ProcessCPU(1 << 30); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }

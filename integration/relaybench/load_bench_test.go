@@ -186,18 +186,13 @@ func percentile(lat []time.Duration, p int) float64 {
 	return float64(lat[min(len(lat)-1, len(lat)*p/100)].Nanoseconds()) / 1e3
 }
 
-// procCPU is the utime+stime of a process (/proc/PID/stat, clock ticks of
-// 10 ms).
+// procCPU is the utime+stime of a process.
 func procCPU(b *testing.B, pid int) time.Duration {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	user, sys, err := lab.ProcessCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	var utime, stime int64
-	fmt.Sscan(f[11], &utime)
-	fmt.Sscan(f[12], &stime)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return user + sys
 }
 
 // sink counts the relayed DHCPDISCOVERs of the current step and their

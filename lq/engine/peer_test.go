@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,14 +206,11 @@ func BenchmarkSweepRealDHCPD(b *testing.B) {
 
 // procCPU is the user+system CPU time of process pid.
 func procCPU(t testing.TB, pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	user, sys, err := lab.ProcessCPU(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.Atoi(f[11])
-	stime, _ := strconv.Atoi(f[12])
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	return user + sys
 }
 
 // selfCPU is this process's user+system CPU time.
