@@ -22,15 +22,15 @@ import (
 )
 
 // Deps are the agent as the operations read it; call after Open. The
-// agent has no nftables enforcement and no run-time apply yet: Nft and
-// Applier stay nil (show nft answers that enforcement is not running,
-// a configuration apply that the agent must be restarted).
+// agent applies configurations at run time (Applier: agent.Agent.Apply),
+// and its ruleset's statistics carry the drop counters across the
+// rebuilds those applies make (Nft is nil when enforcement is off).
 func Deps(a *agent.Agent) (ops.Deps, error) {
 	if a.Leasequery() == nil {
 		return ops.Deps{}, errors.New("agentops: the agent is not open")
 	}
-	d := ops.Deps{Table: a.Table(), Querier: a.Leasequery(), Relay: relayStats{a}, Ports: portStats{a}}
-	if n := a.Nft(); n != nil {
+	d := ops.Deps{Table: a.Table(), Querier: a.Leasequery(), Relay: relayStats{a}, Ports: portStats{a}, Applier: a}
+	if n := a.NftStats(); n != nil {
 		d.Nft = n
 	}
 	return d, nil
