@@ -59,6 +59,8 @@ func newEnv(t *testing.T) *env {
 				Counters: engine.Counters{Sent: 3, Retransmitted: 6, Timeouts: 3}},
 		}, Submitted: 3, Completed: 3}})
 	e.Backend.Drops.Set(map[nft.CounterID]nft.Counter{{Port: "lgc0", Reason: nft.ReasonIPv4Source}: {Packets: 5, Bytes: 300}})
+	e.Backend.Downstream.Set(nft.Stats{UnknownDestination: nft.Counter{Packets: 9, Bytes: 540}, ReportedDestination: nft.Counter{Packets: 2, Bytes: 120},
+		UnknownDst: 1, ForwardedDHCP: map[string]nft.Counter{"lgc0": {}, "lgd0": {Packets: 4, Bytes: 1312}}})
 	con, err := cli.New(e.Ops, console.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +143,11 @@ Port        Interface  Reason       Packets  Bytes
 ----------  ---------  -----------  -------  -----
 cable1/0/1  lgc0       ipv4_source  5        300
 Counters at zero not shown; reported: unknown sources sent to NFLOG, also counted under their reason.
+Table ip leaseguard: 9 packets (540 bytes) to unknown subscriber addresses dropped, 2 reported; 1 addresses recently reported
+Forwarded client DHCP dropped (the relay relays renewals):
+Port  Interface  Packets  Bytes
+----  ---------  -------  -----
+dsl2  lgd0       4        1312
 `},
 		{"show logging", `
 Global level  INFO

@@ -180,7 +180,8 @@ func WriteCounters(w io.Writer, c ops.Counters, now time.Time) error {
 }
 
 // WriteNft writes the anti-spoof ruleset's state and its non-zero drop
-// counters.
+// counters: the netdev table's per port, then the ip table's (unknown
+// destinations, forwarded client DHCP).
 func WriteNft(w io.Writer, n ops.Nft) error {
 	p := n.Programming
 	if _, err := fmt.Fprintf(w, "Table netdev %s: %d allowed, %d unknown sources recently reported\n"+
@@ -193,8 +194,15 @@ func WriteNft(w io.Writer, n ops.Nft) error {
 			return err
 		}
 	}
+	if err := writeDrops(w, n.Drops); err != nil {
+		return err
+	}
+	return writeDownstream(w, n)
+}
+
+func writeDrops(w io.Writer, drops []ops.NftDrop) error {
 	t := table{header: []string{"Port", "Interface", "Reason", "Packets", "Bytes"}}
-	for _, d := range n.Drops {
+	for _, d := range drops {
 		if d.Packets > 0 {
 			t.add(orDash(d.Port), d.Interface, d.Reason, utoa(d.Packets), utoa(d.Bytes))
 		}
@@ -208,6 +216,29 @@ func WriteNft(w io.Writer, n ops.Nft) error {
 	}
 	_, err := fmt.Fprintln(w, "Counters at zero not shown; reported: unknown sources sent to NFLOG, also counted under their reason.")
 	return err
+}
+
+// writeDownstream writes the ip table's counters.
+func writeDownstream(w io.Writer, n ops.Nft) error {
+	d := n.Downstream
+	if _, err := fmt.Fprintf(w, "Table ip %s: %d packets (%d bytes) to unknown subscriber addresses dropped, %d reported; %d addresses recently reported\n",
+		n.Table, d.Dropped.Packets, d.Dropped.Bytes, d.Reported.Packets, d.Addresses); err != nil {
+		return err
+	}
+	t := table{header: []string{"Port", "Interface", "Packets", "Bytes"}}
+	for _, f := range n.ForwardedDHCP {
+		if f.Packets > 0 {
+			t.add(orDash(f.Port), f.Interface, utoa(f.Packets), utoa(f.Bytes))
+		}
+	}
+	if len(t.rows) == 0 {
+		_, err := fmt.Fprintln(w, "No forwarded client DHCP dropped.")
+		return err
+	}
+	if _, err := fmt.Fprintln(w, "Forwarded client DHCP dropped (the relay relays renewals):"); err != nil {
+		return err
+	}
+	return t.write(w)
 }
 
 // WriteLeasequery writes each server's answer and the winner.

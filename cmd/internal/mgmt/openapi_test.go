@@ -71,6 +71,8 @@ func TestResponsesMatchTheSchemas(t *testing.T) {
 	modemed.AgentInfo, _ = lq.NewAgentInfo([]byte("cable1/0/1"), []byte{0, 0xaa, 0, 0, 0, 1})
 	a.upsert(t, modemed, opstest.Binding("192.168.20.7", "00:00:00:00:00:07", "dsl2"))
 	a.env.Backend.Drops.Set(map[nft.CounterID]nft.Counter{{Port: "lgc0", Reason: nft.ReasonARPSource}: {Packets: 3, Bytes: 180}})
+	a.env.Backend.Downstream.Set(nft.Stats{UnknownDestination: nft.Counter{Packets: 4, Bytes: 240}, UnknownDst: 1,
+		ForwardedDHCP: map[string]nft.Counter{"lgd0": {Packets: 1, Bytes: 342}}})
 	a.env.Backend.Querier.SetStats(engine.RunnerStats{Stats: engine.Stats{Servers: []engine.ServerStats{{Server: opstestServer, Armed: true,
 		TimerDeadline: opstest.Now, Counters: engine.Counters{Active: 1}}}}})
 	a.env.Backend.Querier.Answer = func(q lq.Query) (engine.Result, error) {

@@ -16,6 +16,7 @@ type baseline struct {
 	ports    map[string]Port
 	servers  map[netip.Addr]Server
 	drops    map[[2]string]NftDrop // by port and reason
+	nft      Nft
 }
 
 // ClearCounters starts the counters shown by Counters, Ports, Servers and
@@ -42,12 +43,30 @@ func (o *Ops) ClearCounters(who string) error {
 		for _, d := range n.Drops {
 			b.drops[[2]string{d.Port, d.Reason}] = d
 		}
+		b.nft = n
 	}
 	o.baseMu.Lock()
 	o.baseline = b
 	o.baseMu.Unlock()
 	o.log.Info("counters cleared by operator", "by", who)
 	return nil
+}
+
+// subtractNft takes the baseline from the ruleset's counters.
+func (b *baseline) subtractNft(v *Nft) {
+	for i := range v.Drops {
+		if d, ok := b.drops[[2]string{v.Drops[i].Port, v.Drops[i].Reason}]; ok {
+			subtract(&v.Drops[i], d)
+		}
+	}
+	subtract(&v.Downstream, b.nft.Downstream)
+	for i := range v.ForwardedDHCP {
+		for _, f := range b.nft.ForwardedDHCP {
+			if f.Interface == v.ForwardedDHCP[i].Interface {
+				subtract(&v.ForwardedDHCP[i], f)
+			}
+		}
+	}
 }
 
 // subtract takes base's counters (uint64 fields, and uint64 values of

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/leaseguard/leaseguard/cmd/internal/metrics"
+	"github.com/leaseguard/leaseguard/lq"
 	"github.com/leaseguard/leaseguard/lq/engine"
 	"github.com/leaseguard/leaseguard/nft"
 	"github.com/leaseguard/leaseguard/relay"
@@ -47,6 +48,8 @@ func collectRelay(s *metrics.Set, st relay.ServiceStats) {
 		pk.Add(float64(p.ToClients), "port", p.Name, "direction", "to_client")
 		dp.Add(float64(p.Dropped), "port", p.Name)
 	}
+	collectRelayTypes(s, st)
+	collectOption82Drops(s, st)
 	m := s.Counter("leaseguard_relay_messages_total", "DHCP messages through the relay, by direction.")
 	m.Add(float64(st.FromClients), "direction", "from_client")
 	m.Add(float64(st.ToServers), "direction", "to_server")
@@ -71,6 +74,54 @@ func collectRelay(s *metrics.Set, st relay.ServiceStats) {
 	e.Add(float64(st.SendErrors), "kind", "send")
 	e.Add(float64(st.GleanErrors), "kind", "glean")
 	e.Add(float64(st.PortFailures), "kind", "port")
+}
+
+// relayedTypes are the DHCP message types the relay passes on in each
+// direction (0: BOOTP, no option 53), with their label values.
+var relayedTypes = []struct {
+	direction string
+	types     []lq.MessageType
+}{
+	{"to_server", []lq.MessageType{0, lq.Discover, lq.Request, lq.Decline, lq.Release, lq.Inform}},
+	{"to_client", []lq.MessageType{0, lq.Offer, lq.Ack, lq.Nak}},
+}
+
+var typeLabels = map[lq.MessageType]string{0: "bootp", lq.Discover: "discover", lq.Offer: "offer",
+	lq.Request: "request", lq.Decline: "decline", lq.Ack: "ack", lq.Nak: "nak", lq.Release: "release", lq.Inform: "inform"}
+
+func collectRelayTypes(s *metrics.Set, st relay.ServiceStats) {
+	f := s.Counter("leaseguard_relay_packets_by_type_total", "DHCP messages relayed, by port, direction and DHCP message type (bootp: no option 53).")
+	for _, p := range st.Ports {
+		for _, d := range relayedTypes {
+			by := p.ToServersByType
+			if d.direction == "to_client" {
+				by = p.ToClientsByType
+			}
+			for _, t := range d.types {
+				f.Add(float64(by[t]), "port", p.Name, "direction", d.direction, "type", typeLabels[t])
+			}
+		}
+	}
+}
+
+// option82Reasons are the relay's drop reasons about option 82 and
+// giaddr: the client's (RFC 3046 §2.1.1 trust), and replies whose option
+// the relay does not recognise as its own.
+var option82Reasons = []relay.Reason{relay.ClientGIAddr, relay.ClientOption82, relay.NoRoom,
+	relay.UnknownCircuit, relay.ForeignRelayID, relay.WrongGIAddr}
+
+// collectOption82Drops counts option 82 drops by port and reason; a reply
+// the relay could not place on any port is counted under port "unknown".
+func collectOption82Drops(s *metrics.Set, st relay.ServiceStats) {
+	f := s.Counter("leaseguard_relay_option82_dropped_total", "DHCP messages dropped for their option 82 or giaddr, by port (unknown: a reply placed on no port) and reason.")
+	for _, r := range option82Reasons {
+		var placed uint64
+		for _, p := range st.Ports {
+			f.Add(float64(p.DroppedBy[r]), "port", p.Name, "reason", r.String())
+			placed += p.DroppedBy[r]
+		}
+		f.Add(float64(st.Dropped[r]-min(placed, st.Dropped[r])), "port", "unknown", "reason", r.String())
+	}
 }
 
 func (o *Ops) collectTable(s *metrics.Set) {
@@ -170,6 +221,15 @@ func (o *Ops) collectNft(s *metrics.Set) {
 		AddSummary(p.TotalLatency.Seconds(), p.Rebuilds+p.Applies)
 	s.Gauge("leaseguard_nft_programming_max_seconds", "Longest nftables transaction.").Add(p.MaxLatency.Seconds())
 	s.Counter("leaseguard_nft_programming_failures_total", "nftables transactions the kernel refused or that failed to send.").Add(float64(p.Failures))
+	s.Gauge("leaseguard_nft_programming_last_seconds", "Latency of the last successful nftables transaction.").Add(p.LastLatency.Seconds())
+	tx := s.Counter("leaseguard_nft_transactions_total", "Successful nftables transactions, by kind (rebuild: the whole table; apply: a batch of binding changes).")
+	tx.Add(float64(p.Rebuilds), "kind", "rebuild")
+	tx.Add(float64(p.Applies), "kind", "apply")
+	el := s.Counter("leaseguard_nft_elements_total", "Allowed-set elements sent, by operation (added counts renewals too).")
+	el.Add(float64(p.ElementsAdded), "op", "added")
+	el.Add(float64(p.ElementsDeleted), "op", "deleted")
+	s.Gauge("leaseguard_nft_unknown_sources", "Unknown sources reported within the de-duplication window.").Add(float64(st.Unknown))
+	collectDownstream(s, st, portNamesByInterface(o.Config().Config))
 	names := portNamesByInterface(o.Config().Config)
 	ids := slices.SortedFunc(maps.Keys(st.Counters), func(a, b nft.CounterID) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Reason, b.Reason))
@@ -188,4 +248,19 @@ func bool01(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// collectDownstream is the ip-family table: unknown destinations dropped
+// before routing, and forwarded client DHCP dropped per port.
+func collectDownstream(s *metrics.Set, st nft.Stats, names map[string]string) {
+	d := s.Counter("leaseguard_nft_unknown_destination_packets_total", "Packets towards subscriber addresses without a binding, dropped before routing (reported: the first of each address per window, sent to NFLOG).")
+	d.Add(float64(st.UnknownDestination.Packets), "what", "dropped")
+	d.Add(float64(st.ReportedDestination.Packets), "what", "reported")
+	s.Counter("leaseguard_nft_unknown_destination_bytes_total", "Bytes towards subscriber addresses without a binding, dropped before routing.").
+		Add(float64(st.UnknownDestination.Bytes))
+	s.Gauge("leaseguard_nft_unknown_destinations", "Unknown destinations reported within the de-duplication window.").Add(float64(st.UnknownDst))
+	f := s.Counter("leaseguard_nft_forwarded_dhcp_dropped_packets_total", "Client DHCP (UDP 68 to 67) from a port dropped instead of forwarded by the kernel: the relay relays renewals itself.")
+	for _, iface := range slices.Sorted(maps.Keys(st.ForwardedDHCP)) {
+		f.Add(float64(st.ForwardedDHCP[iface].Packets), "port", names[iface], "interface", iface)
+	}
 }

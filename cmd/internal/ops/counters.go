@@ -130,7 +130,9 @@ func (o *Ops) Nft() (Nft, error) {
 	}
 	cfg := o.Config().Config
 	v := Nft{Table: cfg.Enforcement.Table, Allowed: st.Allowed, Reported: st.Unknown, Drops: []NftDrop{},
-		Programming: programming(st.Programming)}
+		Programming: programming(st.Programming), ForwardedDHCP: []NftPortCounter{},
+		Downstream: NftDownstream{Dropped: NftCounter(st.UnknownDestination), Reported: NftCounter(st.ReportedDestination),
+			Addresses: st.UnknownDst}}
 	names := portNamesByInterface(cfg)
 	for id, c := range st.Counters {
 		v.Drops = append(v.Drops, NftDrop{Port: names[id.Port], Interface: id.Port, Reason: string(id.Reason),
@@ -139,13 +141,13 @@ func (o *Ops) Nft() (Nft, error) {
 	slices.SortFunc(v.Drops, func(a, b NftDrop) int {
 		return cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Reason, b.Reason))
 	})
+	for iface, c := range st.ForwardedDHCP {
+		v.ForwardedDHCP = append(v.ForwardedDHCP, NftPortCounter{Port: names[iface], Interface: iface, Packets: c.Packets, Bytes: c.Bytes})
+	}
+	slices.SortFunc(v.ForwardedDHCP, func(a, b NftPortCounter) int { return cmp.Compare(a.Interface, b.Interface) })
 	o.baseMu.Lock()
 	defer o.baseMu.Unlock()
-	for i := range v.Drops {
-		if b, ok := o.baseline.drops[[2]string{v.Drops[i].Port, v.Drops[i].Reason}]; ok {
-			subtract(&v.Drops[i], b)
-		}
-	}
+	o.baseline.subtractNft(&v)
 	return v, nil
 }
 

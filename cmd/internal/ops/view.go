@@ -191,6 +191,37 @@ type Nft struct {
 	Reported    int         `json:"reported"` // unknown sources in the de-duplication set
 	Drops       []NftDrop   `json:"drops"`
 	Programming Programming `json:"programming"`
+	// Downstream is the check of traffic towards the subscriber networks
+	// (all zero without subscriber networks).
+	Downstream NftDownstream `json:"downstream"`
+	// ForwardedDHCP counts, per port, client DHCP the kernel would have
+	// forwarded, dropped because the relay relays renewals itself.
+	ForwardedDHCP []NftPortCounter `json:"forwarded_dhcp"`
+}
+
+// NftDownstream counts packets towards subscriber addresses that no
+// binding holds, dropped before routing.
+type NftDownstream struct {
+	Dropped NftCounter `json:"dropped"`
+	// Reported: of those, the first of each address per window, reported
+	// to NFLOG (each starts a leasequery).
+	Reported NftCounter `json:"reported"`
+	// Addresses reported within the de-duplication window (a gauge).
+	Addresses int `json:"addresses"`
+}
+
+// NftCounter is a packet and byte count.
+type NftCounter struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// NftPortCounter is one port's count.
+type NftPortCounter struct {
+	Port      string `json:"port"`
+	Interface string `json:"interface"`
+	Packets   uint64 `json:"packets"`
+	Bytes     uint64 `json:"bytes"`
 }
 
 // NftDrop is one (port, reason) drop counter.

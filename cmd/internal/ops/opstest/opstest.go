@@ -51,15 +51,18 @@ type Backend struct {
 	Ports   *PortCounters
 	Nft     *nft.Fake
 	// Drops are the ruleset's drop counters (a fake sees no packets).
-	Drops   *Counters[map[nft.CounterID]nft.Counter]
-	Applier *Applier
+	Drops *Counters[map[nft.CounterID]nft.Counter]
+	// Downstream are the ip table's counters (UnknownDestination,
+	// ReportedDestination, UnknownDst, ForwardedDHCP; the rest ignored).
+	Downstream *Counters[nft.Stats]
+	Applier    *Applier
 }
 
 // New returns a fake agent running cfg, with the nftables ruleset built.
 func New(cfg *config.Config) (*Backend, error) {
 	b := &Backend{Table: location.New(location.Config{}), Querier: &Querier{},
 		Relay: &Counters[relay.ServiceStats]{}, Ports: &PortCounters{}, Nft: &nft.Fake{},
-		Drops: &Counters[map[nft.CounterID]nft.Counter]{}}
+		Drops: &Counters[map[nft.CounterID]nft.Counter]{}, Downstream: &Counters[nft.Stats]{}}
 	b.Applier = &Applier{nft: b.Nft, running: StateOf(cfg), ruleset: NftConfig(cfg)}
 	if err := b.Nft.Rebuild(NftConfig(cfg), nil, Now); err != nil {
 		return nil, err
@@ -80,6 +83,9 @@ func (n nftStats) Stats() (nft.Stats, error) {
 	for id, c := range n.b.Drops.Stats() {
 		st.Counters[id] = c
 	}
+	d := n.b.Downstream.Stats()
+	st.UnknownDestination, st.ReportedDestination, st.UnknownDst = d.UnknownDestination, d.ReportedDestination, d.UnknownDst
+	st.ForwardedDHCP = d.ForwardedDHCP
 	return st, nil
 }
 
