@@ -13,8 +13,11 @@ import (
 )
 
 // cardEnv tells a test binary that it is inCard's child, and where the
-// lab's directory is.
-const cardEnv = "LEASEGUARD_AGENTOPS_CARD_DIR"
+// lab's directory is; farEnv names the far namespace.
+const (
+	cardEnv = "LEASEGUARD_AGENTOPS_CARD_DIR"
+	farEnv  = "LEASEGUARD_AGENTOPS_FAR_NS"
+)
 
 // inCard runs the calling test in a process of its own inside a card
 // namespace: the upstream interface up0 (10.0.0.2/24) and the ports lgc0
@@ -48,7 +51,7 @@ func inCard(t *testing.T) (dir string, child bool) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, os.Args[0],
 		"-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), cardEnv+"="+l.Dir())
+	cmd.Env = append(os.Environ(), cardEnv+"="+l.Dir(), farEnv+"="+far.Name)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
 		t.Fatalf("in namespace %s: %v\n%s", ns.Name, err, out)
