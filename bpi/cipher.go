@@ -5,8 +5,11 @@ import (
 	"crypto/cipher"
 	"crypto/des"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/leaseguard/leaseguard/bpi/internal/aescbc"
 )
 
 // Suite is a BPI+ cryptographic suite as coded on the wire (BPKM attribute
@@ -46,14 +49,11 @@ func (s Suite) KeyLen() int {
 	return 0
 }
 
-// ivSetter is implemented by the CBC modes of crypto/cipher (for DES) and of
-// crypto/aes; resetting the IV lets one BlockMode serve every frame without
-// allocating.
-type ivSetter interface{ SetIV(iv []byte) }
-
-type resettableMode interface {
-	cipher.BlockMode
-	ivSetter
+// cbcBlocks encrypts and decrypts whole blocks in place in CBC mode from
+// an IV, leaving the IV unchanged.
+type cbcBlocks interface {
+	EncryptCBC(iv, b []byte)
+	DecryptCBC(iv, b []byte)
 }
 
 // Cipher encrypts and decrypts DOCSIS-encrypted regions in place with one
@@ -66,8 +66,9 @@ type resettableMode interface {
 // the forward cipher for the residual, and nothing is padded: ciphertext and
 // plaintext have the same length.
 type Cipher struct {
-	block    cipher.Block
-	enc, dec resettableMode
+	block    cipher.Block // one block: the residual and short-packet keystreams
+	cbc      cbcBlocks
+	aes      *aescbc.Cipher // AES-128 (also block and cbc), for EncryptPair
 	bs       int
 	iv       [aes.BlockSize]byte
 	ivStream [aes.BlockSize]byte // E_K(IV), the short-packet keystream
@@ -76,37 +77,66 @@ type Cipher struct {
 
 // NewCipher returns a Cipher for the suite with the given key and CBC-IV.
 func NewCipher(s Suite, key, iv []byte) (*Cipher, error) {
-	var (
-		b   cipher.Block
-		err error
-	)
+	var c Cipher
 	switch s {
 	case SuiteDES56CBC:
-		b, err = des.NewCipher(key)
+		b, err := des.NewCipher(key)
+		if err != nil {
+			return nil, fmt.Errorf("%v: %w", s, err)
+		}
+		modes, err := newLibraryCBC(b)
+		if err != nil {
+			return nil, fmt.Errorf("%v: %w", s, err)
+		}
+		c.block, c.cbc = b, modes
 	case SuiteAES128CBC:
 		if len(key) != aes.BlockSize {
 			return nil, fmt.Errorf("%v: key length %d, want %d", s, len(key), aes.BlockSize)
 		}
-		b, err = aes.NewCipher(key)
+		a, err := aescbc.New(key)
+		if err != nil {
+			return nil, fmt.Errorf("%v: %w", s, err)
+		}
+		c.block, c.cbc, c.aes = a, a, a
 	default:
 		return nil, fmt.Errorf("%v: %w", s, ErrUnsupportedSuite)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%v: %w", s, err)
+	c.bs = c.block.BlockSize()
+	if len(iv) != c.bs {
+		return nil, fmt.Errorf("%v: IV length %d, want %d", s, len(iv), c.bs)
 	}
-	bs := b.BlockSize()
-	if len(iv) != bs {
-		return nil, fmt.Errorf("%v: IV length %d, want %d", s, len(iv), bs)
-	}
-	enc, ok1 := cipher.NewCBCEncrypter(b, iv).(resettableMode)
-	dec, ok2 := cipher.NewCBCDecrypter(b, iv).(resettableMode)
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%v: the standard library CBC mode cannot reset its IV", s)
-	}
-	c := &Cipher{block: b, enc: enc, dec: dec, bs: bs}
 	copy(c.iv[:], iv)
-	b.Encrypt(c.ivStream[:bs], iv)
-	return c, nil
+	c.block.Encrypt(c.ivStream[:c.bs], iv)
+	return &c, nil
+}
+
+// libraryCBC is crypto/cipher's CBC over a cipher.Block (DES), its IV
+// reset per call so one mode serves every frame without allocating.
+type libraryCBC struct{ enc, dec ivResetter }
+
+type ivResetter interface {
+	cipher.BlockMode
+	SetIV(iv []byte)
+}
+
+func newLibraryCBC(b cipher.Block) (*libraryCBC, error) {
+	iv := make([]byte, b.BlockSize())
+	enc, ok1 := cipher.NewCBCEncrypter(b, iv).(ivResetter)
+	dec, ok2 := cipher.NewCBCDecrypter(b, iv).(ivResetter)
+	if !ok1 || !ok2 {
+		return nil, errors.New("the standard library CBC mode cannot reset its IV")
+	}
+	return &libraryCBC{enc: enc, dec: dec}, nil
+}
+
+func (l *libraryCBC) EncryptCBC(iv, b []byte) {
+	l.enc.SetIV(iv)
+	l.enc.CryptBlocks(b, b)
+}
+
+func (l *libraryCBC) DecryptCBC(iv, b []byte) {
+	l.dec.SetIV(iv)
+	l.dec.CryptBlocks(b, b)
 }
 
 // BlockSize is the cipher block size: 8 for DES, 16 for AES.
@@ -119,8 +149,7 @@ func (c *Cipher) Encrypt(b []byte) {
 		subtle.XORBytes(b, b, c.ivStream[:len(b)])
 		return
 	}
-	c.enc.SetIV(c.iv[:c.bs])
-	c.enc.CryptBlocks(b[:full], b[:full])
+	c.cbc.EncryptCBC(c.iv[:c.bs], b[:full])
 	c.xorResidual(b, full)
 }
 
@@ -134,8 +163,7 @@ func (c *Cipher) Decrypt(b []byte) {
 	// The residual keystream comes from the last full ciphertext block,
 	// which the in-place CBC decryption is about to overwrite.
 	c.xorResidual(b, full)
-	c.dec.SetIV(c.iv[:c.bs])
-	c.dec.CryptBlocks(b[:full], b[:full])
+	c.cbc.DecryptCBC(c.iv[:c.bs], b[:full])
 }
 
 // xorResidual XORs the partial block after b[:full] with E_K of the last
