@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"github.com/leaseguard/leaseguard/bpi"
 )
 
 // openBPI builds and opens the BPI task when the configuration enables it
@@ -60,12 +63,47 @@ type bpiCounters struct {
 
 // BPIStats returns the BPI task's counters; ok is false when BPI is off.
 func (a *Agent) BPIStats() (s BPIStats, ok bool) {
-	for _, t := range a.tasks {
-		if b, isBPI := t.Task.(*bpiTask); isBPI {
-			return b.Stats(), true
-		}
+	if t := a.bpiTask(); t != nil {
+		return t.Stats(), true
 	}
 	return s, false
+}
+
+// BPIModem is one modem's privacy as the BPI task holds it.
+type BPIModem struct {
+	Modem bpi.Modem
+	// SA is the modem's primary SA: an immutable snapshot of its two
+	// keys (nil until keys are installed; privacy disabled has none).
+	SA *bpi.SA
+}
+
+// BPIModems returns the modems BPI keys, in configuration order, each
+// with its primary SA as it is now; ok is false when BPI is off. It only
+// reads: the frame path is not held up.
+func (a *Agent) BPIModems() (ms []BPIModem, ok bool) {
+	t := a.bpiTask()
+	if t == nil {
+		return nil, false
+	}
+	ms = make([]BPIModem, 0, len(t.cfg.Modems))
+	for _, c := range t.cfg.Modems {
+		m, known := t.keys.Modem(net.HardwareAddr(c.MAC))
+		if !known {
+			continue
+		}
+		sa, _ := t.keys.SA(m.PrimarySAID)
+		ms = append(ms, BPIModem{Modem: m, SA: sa})
+	}
+	return ms, true
+}
+
+func (a *Agent) bpiTask() *bpiTask {
+	for _, t := range a.tasks {
+		if b, isBPI := t.Task.(*bpiTask); isBPI {
+			return b
+		}
+	}
+	return nil
 }
 
 // Stats returns the counters so far.

@@ -19,8 +19,8 @@ type baseline struct {
 	nft      Nft
 }
 
-// ClearCounters starts the counters shown by Counters, Ports, Servers and
-// Nft from zero. Gauges (bindings, outstanding queries, windows) are not
+// ClearCounters starts the counters shown by Counters, Ports, Servers,
+// Nft and BPI from zero. Gauges (bindings, outstanding queries, windows) are not
 // counters and stay.
 func (o *Ops) ClearCounters(who string) error {
 	b := baseline{at: o.now(), ports: map[string]Port{}, servers: map[netip.Addr]Server{}, drops: map[[2]string]NftDrop{}}
@@ -70,7 +70,7 @@ func (b *baseline) subtractNft(v *Nft) {
 }
 
 // subtract takes base's counters (uint64 fields, and uint64 values of
-// maps, at any depth of structs) from *cur. A counter that reads less than
+// maps, at any depth of structs and non-nil pointers) from *cur. A counter that reads less than
 // its baseline restarted (a subsystem rebuilt by a configuration apply) and
 // is shown as it is.
 func subtract[T any](cur *T, base T) {
@@ -88,6 +88,10 @@ func subtractValue(cur, base reflect.Value) {
 			if cur.Type().Field(i).IsExported() {
 				subtractValue(cur.Field(i), base.Field(i))
 			}
+		}
+	case reflect.Pointer:
+		if !cur.IsNil() && !base.IsNil() {
+			subtractValue(cur.Elem(), base.Elem())
 		}
 	case reflect.Map:
 		if cur.Type().Elem().Kind() != reflect.Uint64 || cur.IsNil() {

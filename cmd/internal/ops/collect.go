@@ -27,6 +27,7 @@ func (o *Ops) Metrics() *metrics.Set {
 	}
 	o.collectPorts(&s)
 	o.collectNft(&s)
+	o.collectBPI(&s)
 	return &s
 }
 

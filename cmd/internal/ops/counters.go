@@ -30,6 +30,9 @@ func (o *Ops) Counters() Counters {
 			Unassigned: s.Unassigned, Unknown: s.Unknown, Timeouts: s.Timeouts, SendErrors: s.SendErrors,
 			Live: s.Live, CacheEntries: s.CacheEntries}
 	}
+	if o.deps.BPI != nil {
+		c.BPI = ptr(o.deps.BPI.BPIStats())
+	}
 	o.baseMu.Lock()
 	defer o.baseMu.Unlock()
 	if !o.baseline.at.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/leaseguard/leaseguard/bpi"
 	"github.com/leaseguard/leaseguard/cmd/internal/config"
 	"github.com/leaseguard/leaseguard/lq"
 	"github.com/leaseguard/leaseguard/lq/engine"
@@ -50,6 +51,24 @@ type NftStats interface {
 	Stats() (nft.Stats, error)
 }
 
+// BPIState is DOCSIS BPI+ downstream encryption: the agent's BPI task.
+type BPIState interface {
+	// BPIStats are the task's counters, as they are (ops takes the
+	// cleared baseline away).
+	BPIStats() BPICounters
+	// BPIModems are the modems BPI keys, each with its primary SA as it
+	// is now.
+	BPIModems() []BPIModemState
+}
+
+// BPIModemState is one modem as the BPI task holds it: its privacy and
+// its primary SA, an immutable snapshot of its two keys (nil: none
+// installed).
+type BPIModemState struct {
+	Modem bpi.Modem
+	SA    *bpi.SA
+}
+
 // Applier runs a configuration. The contract: Apply either leaves the
 // agent running cfg entirely, or returns an error and leaves the
 // configuration it replaced running, kernel state included (RunSteps
@@ -64,12 +83,14 @@ type Applier interface {
 
 // Deps are what the operations run on. Table is required; a nil field
 // makes the operations that need it answer Unavailable (Nft is nil when
-// enforcement is off; Applier nil refuses config changes).
+// enforcement is off, BPI when BPI+ is off; Applier nil refuses config
+// changes).
 type Deps struct {
 	Table   Table
 	Querier Querier
 	Relay   RelayStats
 	Ports   PortStats
 	Nft     NftStats
+	BPI     BPIState
 	Applier Applier
 }

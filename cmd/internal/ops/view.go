@@ -133,6 +133,8 @@ type Counters struct {
 	Relay      RelayCounters      `json:"relay"`
 	Table      TableCounters      `json:"table"`
 	Leasequery LeasequeryCounters `json:"leasequery"`
+	// BPI are BPI+'s (absent when BPI+ is off).
+	BPI *BPICounters `json:"bpi,omitempty"`
 }
 
 // RelayCounters are the relay's totals.

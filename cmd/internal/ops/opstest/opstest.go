@@ -7,14 +7,17 @@ package opstest
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/leaseguard/leaseguard/bpi"
 	"github.com/leaseguard/leaseguard/cmd/internal/config"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/lq"
@@ -43,6 +46,22 @@ const ConfigJSON = `{
   "log": {"level": "info"}
 }`
 
+// BPIConfigJSON is ConfigJSON with BPI+ on: the cable port's modem with
+// generated keys and an authorization key, a modem with privacy disabled,
+// and one with configured keys (the older expiring an hour after Now).
+var BPIConfigJSON = strings.Replace(ConfigJSON, `"log":`, `"bpi": {
+    "enabled": true, "downstream_interface": "ds1", "rf_interface": "rf0",
+    "tek_lifetime": "12h", "tek_grace": "1h",
+    "modems": [
+      {"mac": "00:aa:00:00:00:01", "said": 101, "auth_key": "00112233445566778899aabbccddeeff00112233", "auth_key_seq": 1},
+      {"mac": "00:aa:00:00:00:02", "said": 102, "privacy_disabled": true},
+      {"mac": "00:aa:00:00:00:03", "said": 103, "keys": {
+        "older": {"seq": 15, "key": "000102030405060708090a0b0c0d0e0f", "iv": "101112131415161718191a1b1c1d1e1f", "expires": "2026-11-28T13:00:00Z"},
+        "newer": {"seq": 0, "key": "202122232425262728292a2b2c2d2e2f", "iv": "303132333435363738393a3b3c3d3e3f", "expires": "2026-11-29T01:00:00Z"}}}
+    ]
+  },
+  "log":`, 1)
+
 // Backend is the fake agent.
 type Backend struct {
 	Table   *location.Table
@@ -55,7 +74,9 @@ type Backend struct {
 	// Downstream are the ip table's counters (UnknownDestination,
 	// ReportedDestination, UnknownDst, ForwardedDHCP; the rest ignored).
 	Downstream *Counters[nft.Stats]
-	Applier    *Applier
+	// BPI is the BPI+ task when the configuration enables it, else nil.
+	BPI     *BPI
+	Applier *Applier
 }
 
 // New returns a fake agent running cfg, with the nftables ruleset built.
@@ -67,12 +88,22 @@ func New(cfg *config.Config) (*Backend, error) {
 	if err := b.Nft.Rebuild(NftConfig(cfg), nil, Now); err != nil {
 		return nil, err
 	}
+	if cfg.BPI.Enabled {
+		var err error
+		if b.BPI, err = NewBPI(cfg.BPI); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
 // Deps are the backend as ops takes it.
 func (b *Backend) Deps() ops.Deps {
-	return ops.Deps{Table: b.Table, Querier: b.Querier, Relay: b.Relay, Ports: b.Ports, Nft: nftStats{b}, Applier: b.Applier}
+	d := ops.Deps{Table: b.Table, Querier: b.Querier, Relay: b.Relay, Ports: b.Ports, Nft: nftStats{b}, Applier: b.Applier}
+	if b.BPI != nil {
+		d.BPI = b.BPI
+	}
+	return d
 }
 
 // nftStats are the fake ruleset's stats at Now, with the drop counters.
@@ -98,7 +129,12 @@ type Env struct {
 
 // NewEnv builds an Env running ConfigJSON, at Now.
 func NewEnv(opts ops.Options) (*Env, error) {
-	cfg, err := config.Parse([]byte(ConfigJSON))
+	return NewEnvConfig(ConfigJSON, opts)
+}
+
+// NewEnvConfig builds an Env running the configuration cfgJSON, at Now.
+func NewEnvConfig(cfgJSON string, opts ops.Options) (*Env, error) {
+	cfg, err := config.Parse([]byte(cfgJSON))
 	if err != nil {
 		return nil, err
 	}
@@ -290,4 +326,81 @@ func (a *Applier) nftStep(cfg *config.Config) ops.Step {
 			a.ruleset = old
 			return nil
 		}}
+}
+
+// BPI is a fake BPI+ task: counters and modems the test sets.
+type BPI struct {
+	Counters Counters[ops.BPICounters]
+	Modems   Counters[[]ops.BPIModemState]
+}
+
+func (f *BPI) BPIStats() ops.BPICounters { return f.Counters.Stats() }
+
+func (f *BPI) BPIModems() []ops.BPIModemState { return slices.Clone(f.Modems.Stats()) }
+
+// NewBPI returns the BPI+ task of cfg as the agent keys it at Now: the
+// configured keys as configured, generated ones with sequence 1 expiring
+// six hours after Now and 2 a lifetime later; no SA when privacy is off.
+func NewBPI(cfg config.BPI) (*BPI, error) {
+	f, suite := &BPI{}, bpi.SuiteAES128CBC
+	if cfg.Suite == config.SuiteDES56CBC {
+		suite = bpi.SuiteDES56CBC
+	}
+	var ms []ops.BPIModemState
+	for i, c := range cfg.Modems {
+		m := ops.BPIModemState{Modem: bpi.Modem{MAC: net.HardwareAddr(c.MAC), PrimarySAID: uint16(c.SAID), BPIEnabled: !c.PrivacyDisabled}}
+		var err error
+		switch {
+		case c.PrivacyDisabled:
+		case c.Keys != nil:
+			m.SA, err = configuredSA(uint16(c.SAID), suite, *c.Keys)
+		default:
+			m.SA, err = generatedSA(uint16(c.SAID), suite, Now.Add(6*time.Hour), time.Duration(cfg.TEKLifetime))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bpi.modems[%d]: %w", i, err)
+		}
+		ms = append(ms, m)
+	}
+	f.Modems.Set(ms)
+	return f, nil
+}
+
+func configuredSA(said uint16, suite bpi.Suite, k config.BPIKeys) (*bpi.SA, error) {
+	sa := &bpi.SA{SAID: said}
+	for _, t := range []struct {
+		c   *config.BPITEK
+		tek **bpi.TEK
+	}{{k.Older, &sa.Older}, {k.Newer, &sa.Newer}} {
+		if t.c == nil {
+			continue
+		}
+		key, iv, err := hexPair(t.c.Key, t.c.IV)
+		if err != nil {
+			return nil, err
+		}
+		if *t.tek, err = bpi.NewTEK(suite, key, iv, uint8(t.c.Seq), t.c.Expires); err != nil {
+			return nil, err
+		}
+	}
+	return sa, nil
+}
+
+func generatedSA(said uint16, suite bpi.Suite, olderExpires time.Time, lifetime time.Duration) (*bpi.SA, error) {
+	key := make([]byte, suite.KeyLen())
+	older, err := bpi.NewTEK(suite, key, key, 1, olderExpires)
+	if err != nil {
+		return nil, err
+	}
+	newer, err := bpi.NewTEK(suite, key, key, 2, olderExpires.Add(lifetime))
+	return &bpi.SA{SAID: said, Older: older, Newer: newer}, err
+}
+
+func hexPair(a, b string) ([]byte, []byte, error) {
+	x, err := hex.DecodeString(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err := hex.DecodeString(b)
+	return x, y, err
 }
