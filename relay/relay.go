@@ -87,6 +87,10 @@ type state struct {
 	cfg     Config
 	ports   *PortMap
 	servers []netip.AddrPort // every server, port 67
+	// fromServer counts replies by the server they came from, in the
+	// order of servers. A Reconfigure hands a server that stays its
+	// counters, so an operator's figures survive a change of the list.
+	fromServer []*serverCounters
 }
 
 // New validates cfg and precomputes each port's option 82.
@@ -96,6 +100,7 @@ func New(cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	r := &Relay{requests: newRequestLog(st.cfg.RecentRequests, st.cfg.RequestTTL)}
+	st.fromServer = carryServerCounters(nil, st.servers)
 	r.st.Store(st)
 	r.c.ports = make([]portCounters, st.ports.Len())
 	return r, nil
@@ -142,6 +147,7 @@ func (r *Relay) Reconfigure(cfg Config) error {
 		return fmt.Errorf("relay: the request memory (%d requests, %v) cannot change at run time",
 			cur.cfg.RecentRequests, cur.cfg.RequestTTL)
 	}
+	st.fromServer = carryServerCounters(cur, st.servers)
 	r.st.Store(st)
 	return nil
 }

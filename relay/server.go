@@ -18,6 +18,18 @@ import (
 // to glean.
 func (r *Relay) FromServer(now time.Time, from netip.AddrPort, msg, buf []byte) Decision {
 	r.c.fromServers.Add(1)
+	st := r.st.Load()
+	sc := r.serverCounters(st, from.Addr())
+	sc.replies.Add(1)
+	sc.last.Store(now.UnixNano())
+	d := r.fromServer(now, st, from, msg, buf)
+	if d.Verdict == ToClient {
+		sc.relayed.Add(1)
+	}
+	return d
+}
+
+func (r *Relay) fromServer(now time.Time, st *state, from netip.AddrPort, msg, buf []byte) Decision {
 	msg = append(buf[:0], msg...)
 	p, err := lq.ParsePacket(msg)
 	if err != nil {
@@ -35,7 +47,6 @@ func (r *Relay) FromServer(now time.Time, from netip.AddrPort, msg, buf []byte) 
 	case typ != 0 && typ != lq.Offer && typ != lq.Ack && typ != lq.Nak:
 		return r.drop(-1, MessageType, msg)
 	}
-	st := r.st.Load()
 	port, ours, why := r.replyPort(now, st.ports, p)
 	if why != 0 {
 		return r.drop(port, why, msg)

@@ -2,7 +2,10 @@ package relay
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/leaseguard/leaseguard/lq"
 )
@@ -80,6 +83,21 @@ type Stats struct {
 	Binds, Unbinds uint64
 	Dropped        map[Reason]uint64 // only reasons that occurred
 	Ports          []PortStats       // in configuration order
+	// Servers split FromServers by the configured server the reply came
+	// from, in configuration order; FromOthers counts replies from any
+	// other source (another relay's server, a rogue). Every request goes
+	// to every server, so a server whose Replies stay far below the
+	// others' (or ToServers) is not answering.
+	Servers    []ServerStats
+	FromOthers ServerStats
+}
+
+// ServerStats are the replies heard from one DHCP server.
+type ServerStats struct {
+	Addr      netip.Addr // zero in FromOthers
+	Replies   uint64     // BOOTREPLYs heard from it, relayed or dropped
+	Relayed   uint64     // of Replies, passed on to a client
+	LastReply time.Time  // zero before the first
 }
 
 // PortStats are one port's counters.
@@ -105,6 +123,50 @@ type counters struct {
 	replaced, kept, binds, unbinds                 atomic.Uint64
 	dropped                                        [numReasons]atomic.Uint64
 	ports                                          []portCounters
+	fromOthers                                     serverCounters
+}
+
+// serverCounters count one server's replies (ServerStats).
+type serverCounters struct {
+	replies, relayed atomic.Uint64
+	last             atomic.Int64 // Unix nanoseconds of the last reply; 0: none
+}
+
+func (c *serverCounters) stats(addr netip.Addr) ServerStats {
+	s := ServerStats{Addr: addr, Replies: c.replies.Load(), Relayed: c.relayed.Load()}
+	if ns := c.last.Load(); ns != 0 {
+		s.LastReply = time.Unix(0, ns)
+	}
+	return s
+}
+
+// carryServerCounters returns counters for servers, in order: those of a
+// server cur already had, new ones for the others.
+func carryServerCounters(cur *state, servers []netip.AddrPort) []*serverCounters {
+	out := make([]*serverCounters, len(servers))
+	for i, s := range servers {
+		if cur != nil {
+			if j := slices.Index(cur.servers, s); j >= 0 {
+				out[i] = cur.fromServer[j]
+				continue
+			}
+		}
+		out[i] = new(serverCounters)
+	}
+	return out
+}
+
+// serverCounters returns the counters of the configured server at addr,
+// or those of other sources. A linear scan: a card has a handful of
+// servers, and comparing netip.Addrs allocates nothing.
+func (r *Relay) serverCounters(st *state, addr netip.Addr) *serverCounters {
+	addr = addr.Unmap()
+	for i, s := range st.servers {
+		if s.Addr() == addr {
+			return st.fromServer[i]
+		}
+	}
+	return &r.c.fromOthers
 }
 
 type portCounters struct {
@@ -138,9 +200,14 @@ func (r *Relay) Stats() Stats {
 		FromServers: c.fromServers.Load(), ToClients: c.toClients.Load(),
 		Replaced: c.replaced.Load(), Kept: c.kept.Load(),
 		Binds: c.binds.Load(), Unbinds: c.unbinds.Load(),
-		Dropped: nonZero[Reason](c.dropped[:]),
+		Dropped:    nonZero[Reason](c.dropped[:]),
+		FromOthers: c.fromOthers.stats(netip.Addr{}),
 	}
-	ports := r.Ports()
+	st := r.st.Load()
+	for i, sc := range st.fromServer {
+		s.Servers = append(s.Servers, sc.stats(st.servers[i].Addr()))
+	}
+	ports := st.ports
 	for i := range c.ports {
 		pc := &c.ports[i]
 		s.Ports = append(s.Ports, PortStats{

@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/leaseguard/leaseguard/lq"
 )
@@ -66,5 +69,49 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, f); n != 0 {
 			t.Errorf("%s: %v allocations per message", name, n)
 		}
+	}
+}
+
+var cmpAddr = cmpopts.EquateComparable(netip.Addr{})
+
+// TestServerStats counts replies by the server they came from: each
+// configured server's replies and how many were relayed, the time of its
+// last reply, replies from any other source apart; a Reconfigure keeps the
+// counters of a server that stays and starts a new one's from zero.
+func TestServerStats(t *testing.T) {
+	r := newRelay(t, testConfig())
+	offer := reply(lq.Offer, 1, gwCable, leased, cableOpt82).bytes()
+	foreign := reply(lq.Offer, 2, gwCable, leased, cat(sub(1, []byte("cable1/0/0")), sub(12, []byte("card-8")))).bytes()
+	rogue := netip.MustParseAddr("10.0.0.66")
+	t1 := t0.Add(time.Minute)
+	r.FromServer(t0, netip.AddrPortFrom(server1, 67), offer, buf())
+	r.FromServer(t1, netip.AddrPortFrom(server1, 67), foreign, buf())
+	r.FromServer(t0, netip.AddrPortFrom(rogue, 67), offer, buf())
+
+	want := []ServerStats{
+		{Addr: server1, Replies: 2, Relayed: 1, LastReply: t1},
+		{Addr: server2},
+	}
+	s := r.Stats()
+	if diff := cmp.Diff(want, s.Servers, cmpAddr); diff != "" {
+		t.Errorf("servers (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(ServerStats{Replies: 1, Relayed: 1, LastReply: t0}, s.FromOthers, cmpAddr); diff != "" {
+		t.Errorf("other sources (-want +got):\n%s", diff)
+	}
+
+	c := testConfig()
+	third := netip.MustParseAddr("10.0.0.5")
+	c.Servers = []netip.Addr{third, server1}
+	if err := r.Reconfigure(c); err != nil {
+		t.Fatal(err)
+	}
+	r.FromServer(t1, netip.AddrPortFrom(third, 67), offer, buf())
+	want = []ServerStats{
+		{Addr: third, Replies: 1, Relayed: 1, LastReply: t1},
+		{Addr: server1, Replies: 2, Relayed: 1, LastReply: t1},
+	}
+	if diff := cmp.Diff(want, r.Stats().Servers, cmpAddr); diff != "" {
+		t.Errorf("after Reconfigure (-want +got):\n%s", diff)
 	}
 }
