@@ -180,6 +180,13 @@ func (c *Client) Nft(ctx context.Context) (ops.Nft, error) {
 	return n, c.get(ctx, "/v1/nft", &n)
 }
 
+// BPI returns BPI+'s state, counters and modems (an *APIError with
+// status 503 when BPI+ is off).
+func (c *Client) BPI(ctx context.Context) (ops.BPI, error) {
+	var b ops.BPI
+	return b, c.get(ctx, "/v1/bpi", &b)
+}
+
 func (c *Client) Logging(ctx context.Context) (ops.Logging, error) {
 	var l ops.Logging
 	return l, c.get(ctx, "/v1/logging", &l)

@@ -178,6 +178,14 @@ func (s *Server) getNft(w http.ResponseWriter, _ *http.Request) error {
 	return writeJSON(w, http.StatusOK, n)
 }
 
+func (s *Server) getBPI(w http.ResponseWriter, _ *http.Request) error {
+	b, err := s.ops.BPI()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, b)
+}
+
 func (s *Server) getLogging(w http.ResponseWriter, _ *http.Request) error {
 	return writeJSON(w, http.StatusOK, s.ops.Logs().State())
 }

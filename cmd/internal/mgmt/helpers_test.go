@@ -36,7 +36,13 @@ func startAPI(t *testing.T, opts ops.Options) *api {
 
 func startAPIWith(t *testing.T, opts ops.Options, heartbeat time.Duration) *api {
 	t.Helper()
-	env, err := opstest.NewEnv(opts)
+	return startAPIConfig(t, opstest.ConfigJSON, opts, heartbeat)
+}
+
+// startAPIConfig is startAPIWith over a fake agent running cfgJSON.
+func startAPIConfig(t *testing.T, cfgJSON string, opts ops.Options, heartbeat time.Duration) *api {
+	t.Helper()
+	env, err := opstest.NewEnvConfig(cfgJSON, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

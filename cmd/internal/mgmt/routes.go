@@ -25,6 +25,7 @@ func routes() []Route {
 		{Method: "GET", Pattern: "/v1/ports", handle: (*Server).getPorts},
 		{Method: "GET", Pattern: "/v1/counters", handle: (*Server).getCounters},
 		{Method: "GET", Pattern: "/v1/nft", handle: (*Server).getNft},
+		{Method: "GET", Pattern: "/v1/bpi", handle: (*Server).getBPI},
 		{Method: "GET", Pattern: "/v1/logging", handle: (*Server).getLogging},
 		{Method: "GET", Pattern: "/v1/events", handle: (*Server).getEvents},
 		{Method: "POST", Pattern: "/v1/actions/leasequery", handle: (*Server).leasequery, mutates: true},

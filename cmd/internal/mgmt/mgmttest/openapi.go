@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -110,7 +111,7 @@ func (o *OpenAPI) Schema(name string) map[string]any {
 // Validate checks JSON data against schema. It supports what the
 // document uses: type, properties, required, additionalProperties
 // (absent means none: objects are closed), items, enum, format ipv4 and
-// date-time, and $ref. It returns every mismatch, each with its JSON path.
+// date-time, minimum and maximum, and $ref. It returns every mismatch, each with its JSON path.
 func (o *OpenAPI) Validate(schema map[string]any, data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -161,6 +162,8 @@ func (o *OpenAPI) check(schema map[string]any, v any, path string, errs *[]strin
 			bad("%s is not a %s", jsonOf(v), t)
 		} else if _, err := n.Int64(); t == "integer" && err != nil && !isUint(n) {
 			bad("%s is not an integer", n)
+		} else {
+			checkRange(s, n, bad)
 		}
 	case "boolean":
 		if _, ok := v.(bool); !ok {
@@ -194,6 +197,30 @@ func (o *OpenAPI) checkObject(s map[string]any, v any, path string, errs *[]stri
 			}
 		case map[string]any:
 			o.check(extra, obj[k], path+"."+k, errs)
+		}
+	}
+}
+
+// checkRange checks minimum and maximum (inclusive), written as plain
+// scalars in the document.
+func checkRange(s map[string]any, n json.Number, bad func(string, ...any)) {
+	f, err := n.Float64()
+	if err != nil {
+		return
+	}
+	for _, b := range []struct {
+		key    string
+		failed func(limit float64) bool
+	}{{"minimum", func(l float64) bool { return f < l }}, {"maximum", func(l float64) bool { return f > l }}} {
+		raw, ok := s[b.key]
+		if !ok {
+			continue
+		}
+		limit, err := strconv.ParseFloat(fmt.Sprint(raw), 64)
+		if err != nil {
+			bad("schema %s %v is not a number", b.key, raw)
+		} else if b.failed(limit) {
+			bad("%s is outside its %s %v", n, b.key, raw)
 		}
 	}
 }
