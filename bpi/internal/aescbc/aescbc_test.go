@@ -113,6 +113,7 @@ func TestFIPS197KnownAnswer(t *testing.T) {
 // multiple of 16 up to 1520, random keys and IVs, on both paths.
 func TestCBCEveryLength(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
+	t.Logf("paths on this CPU: %v", paths())
 	for _, asm := range paths() {
 		for n := 0; n <= 1520; n += 16 {
 			key, iv, plain := random(rng, 16), random(rng, 16), random(rng, n)

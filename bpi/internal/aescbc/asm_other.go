@@ -1,10 +1,10 @@
-//go:build !amd64 || purego
+//go:build !(amd64 || arm64) || purego
 
 package aescbc
 
-// useAsm is false: there is no assembly for this architecture (arm64 has
-// the ARMv8 crypto extensions, not used yet), so every Cipher takes the
-// crypto/aes and crypto/cipher path.
+// useAsm is false: there is no assembly for this architecture (or the
+// purego tag asks for none), so every Cipher takes the crypto/aes and
+// crypto/cipher path.
 var useAsm = false
 
 func encryptCBCAsm(*schedule, *[BlockSize]byte, []byte) { panic("aescbc: no assembly") }

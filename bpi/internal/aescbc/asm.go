@@ -1,12 +1,9 @@
-//go:build amd64 && !purego
+//go:build (amd64 || arm64) && !purego
 
 package aescbc
 
-import "golang.org/x/sys/cpu"
-
-// useAsm selects the AES-NI path for Ciphers made from now on; tests
-// clear it to check the library path on the same machine.
-var useAsm = cpu.X86.HasAES
+// The assembly: asm_amd64.s (AES-NI), asm_arm64.s (ARMv8 cryptography
+// extensions). useAsm (cpu_*.go) says whether this CPU has them.
 
 // encryptCBCAsm encrypts b (whole blocks, at least one) in place from iv.
 //

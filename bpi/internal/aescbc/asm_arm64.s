@@ -1,0 +1,215 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// ARMv8 cryptography extensions. AESE is AddRoundKey, SubBytes and
+// ShiftRows; AESMC is MixColumns; so a round key is XORed in at the start
+// of each AESE and the last one with VEOR. AESD and AESIMC take the same
+// equivalent-inverse-cipher schedule as AESDEC (key.go).
+//
+// The chains fold the last round key: a chain register holds a block's
+// state before its final key XOR, and the next plaintext is XORed with
+// that key off the chain, so one VEOR (not two) links block to block, as
+// OpenSSL's aesv8 code does.
+
+// func encryptCBCAsm(xk *schedule, iv *[16]byte, b []byte)
+TEXT ·encryptCBCAsm(SB), NOSPLIT, $0-40
+	MOVD	xk+0(FP), R0
+	MOVD	iv+8(FP), R1
+	MOVD	b_base+16(FP), R2
+	MOVD	b_len+24(FP), R3
+	CBZ	R3, encdone
+	VLD1.P	64(R0), [V1.B16, V2.B16, V3.B16, V4.B16]
+	VLD1.P	64(R0), [V5.B16, V6.B16, V7.B16, V8.B16]
+	VLD1	(R0), [V9.B16, V10.B16, V11.B16]
+	VLD1	(R1), [V0.B16]
+	VEOR	V11.B16, V0.B16, V0.B16
+
+encloop:
+	VLD1	(R2), [V12.B16]
+	VEOR	V11.B16, V12.B16, V12.B16
+	VEOR	V12.B16, V0.B16, V0.B16
+	AESE	V1.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V2.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V3.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V4.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V5.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V6.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V7.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V8.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V9.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V10.B16, V0.B16
+	VEOR	V11.B16, V0.B16, V13.B16
+	VST1.P	[V13.B16], 16(R2)
+	SUBS	$16, R3
+	BNE	encloop
+
+encdone:
+	RET
+
+// func decryptCBCAsm(xk *schedule, iv *[16]byte, b []byte)
+//
+// Register V0 is the previous ciphertext block. Blocks do not depend on
+// each other through the cipher, so the core overlaps iterations.
+TEXT ·decryptCBCAsm(SB), NOSPLIT, $0-40
+	MOVD	xk+0(FP), R0
+	MOVD	iv+8(FP), R1
+	MOVD	b_base+16(FP), R2
+	MOVD	b_len+24(FP), R3
+	CBZ	R3, decdone
+	VLD1.P	64(R0), [V1.B16, V2.B16, V3.B16, V4.B16]
+	VLD1.P	64(R0), [V5.B16, V6.B16, V7.B16, V8.B16]
+	VLD1	(R0), [V9.B16, V10.B16, V11.B16]
+	VLD1	(R1), [V0.B16]
+
+decloop:
+	VLD1	(R2), [V12.B16]
+	VMOV	V12.B16, V13.B16
+	AESD	V1.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V2.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V3.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V4.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V5.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V6.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V7.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V8.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V9.B16, V12.B16
+	AESIMC	V12.B16, V12.B16
+	AESD	V10.B16, V12.B16
+	VEOR	V11.B16, V12.B16, V12.B16
+	VEOR	V0.B16, V12.B16, V12.B16
+	VST1.P	[V12.B16], 16(R2)
+	VMOV	V13.B16, V0.B16
+	SUBS	$16, R3
+	BNE	decloop
+
+decdone:
+	RET
+
+// func encryptCBCPairAsm(xkx, xky *schedule, ivx, ivy *[16]byte, x, y []byte)
+//
+// Two independent chains, V0 (x, keys V2..V12) and V1 (y, keys
+// V13..V23), interleaved so each waits only for itself.
+TEXT ·encryptCBCPairAsm(SB), NOSPLIT, $0-80
+	MOVD	xkx+0(FP), R0
+	MOVD	xky+8(FP), R1
+	MOVD	ivx+16(FP), R4
+	MOVD	ivy+24(FP), R5
+	MOVD	x_base+32(FP), R2
+	MOVD	x_len+40(FP), R3
+	MOVD	y_base+56(FP), R6
+	CBZ	R3, pairdone
+	VLD1.P	64(R0), [V2.B16, V3.B16, V4.B16, V5.B16]
+	VLD1.P	64(R0), [V6.B16, V7.B16, V8.B16, V9.B16]
+	VLD1	(R0), [V10.B16, V11.B16, V12.B16]
+	VLD1.P	64(R1), [V13.B16, V14.B16, V15.B16, V16.B16]
+	VLD1.P	64(R1), [V17.B16, V18.B16, V19.B16, V20.B16]
+	VLD1	(R1), [V21.B16, V22.B16, V23.B16]
+	VLD1	(R4), [V0.B16]
+	VLD1	(R5), [V1.B16]
+	VEOR	V12.B16, V0.B16, V0.B16
+	VEOR	V23.B16, V1.B16, V1.B16
+
+pairloop:
+	VLD1	(R2), [V24.B16]
+	VLD1	(R6), [V25.B16]
+	VEOR	V12.B16, V24.B16, V24.B16
+	VEOR	V23.B16, V25.B16, V25.B16
+	VEOR	V24.B16, V0.B16, V0.B16
+	VEOR	V25.B16, V1.B16, V1.B16
+	AESE	V2.B16, V0.B16
+	AESE	V13.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V3.B16, V0.B16
+	AESE	V14.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V4.B16, V0.B16
+	AESE	V15.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V5.B16, V0.B16
+	AESE	V16.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V6.B16, V0.B16
+	AESE	V17.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V7.B16, V0.B16
+	AESE	V18.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V8.B16, V0.B16
+	AESE	V19.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V9.B16, V0.B16
+	AESE	V20.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V10.B16, V0.B16
+	AESE	V21.B16, V1.B16
+	AESMC	V0.B16, V0.B16
+	AESMC	V1.B16, V1.B16
+	AESE	V11.B16, V0.B16
+	AESE	V22.B16, V1.B16
+	VEOR	V12.B16, V0.B16, V26.B16
+	VEOR	V23.B16, V1.B16, V27.B16
+	VST1.P	[V26.B16], 16(R2)
+	VST1.P	[V27.B16], 16(R6)
+	SUBS	$16, R3
+	BNE	pairloop
+
+pairdone:
+	RET
+
+// func encryptBlockAsm(xk *schedule, dst, src []byte)
+TEXT ·encryptBlockAsm(SB), NOSPLIT, $0-56
+	MOVD	xk+0(FP), R0
+	MOVD	dst_base+8(FP), R1
+	MOVD	src_base+32(FP), R2
+	VLD1.P	64(R0), [V1.B16, V2.B16, V3.B16, V4.B16]
+	VLD1.P	64(R0), [V5.B16, V6.B16, V7.B16, V8.B16]
+	VLD1	(R0), [V9.B16, V10.B16, V11.B16]
+	VLD1	(R2), [V0.B16]
+	AESE	V1.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V2.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V3.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V4.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V5.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V6.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V7.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V8.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V9.B16, V0.B16
+	AESMC	V0.B16, V0.B16
+	AESE	V10.B16, V0.B16
+	VEOR	V11.B16, V0.B16, V0.B16
+	VST1	[V0.B16], (R1)
+	RET
