@@ -55,8 +55,10 @@ func Tree(o *ops.Ops) *console.Tree {
 	show.Word("binding", "One binding in detail").Arg("ip", console.IPv4Addr, "IPv4 address").Handle(c.showBinding)
 	show.Word("servers", "DHCP servers: leasequery timers, windows, answers").Handle(c.showServers)
 	show.Word("ports", "Subscriber ports: bindings and counters").Handle(c.showPorts)
-	show.Word("counters", "Relay, table and leasequery counters").Handle(c.showCounters)
+	show.Word("counters", "Relay, table, leasequery and BPI+ counters").Handle(c.showCounters)
 	show.Word("nft", "Anti-spoof rules: allowed set, drops, programming").Handle(c.showNft)
+	bp := show.Word("bpi", "BPI+ encryption: modems, keys, counters").Handle(c.showBPI)
+	bp.Word("modem", "One modem's privacy and keys").Arg("modem", console.MACAddr, "Modem MAC").Handle(c.showBPIModem)
 	show.Word("config", "The running configuration").Handle(c.showConfig)
 	show.Word("logging", "Log levels and debug traces").Handle(c.showLogging)
 
@@ -130,6 +132,22 @@ func (c commands) showNft(_ context.Context, _ console.Args, out io.Writer) erro
 		return err
 	}
 	return WriteNft(out, n)
+}
+
+func (c commands) showBPI(_ context.Context, _ console.Args, out io.Writer) error {
+	b, err := c.o.BPI()
+	if err != nil {
+		return err
+	}
+	return WriteBPI(out, b, c.o.Now())
+}
+
+func (c commands) showBPIModem(_ context.Context, a console.Args, out io.Writer) error {
+	m, err := c.o.BPIModem(a.MAC("modem"))
+	if err != nil {
+		return err
+	}
+	return WriteBPIModem(out, m, c.o.Now())
 }
 
 func (c commands) showConfig(_ context.Context, _ console.Args, out io.Writer) error {

@@ -231,7 +231,7 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
 		{"show bindings port cable9", `no port named "cable9" (ports: cable1/0/1, dsl2)`},
 		{"show binding 192.168.99.1", "no binding for 192.168.99.1"},
-		{"show bindigns", `Invalid input: "bindigns"; expected one of: binding, bindings, config`},
+		{"show bindigns", `Invalid input: "bindigns"; expected one of: binding, bindings, bpi, config`},
 		{"show", `Incomplete command: "show" needs one of: binding, bindings`},
 		{"clear binding", `Incomplete command: "clear binding" needs A.B.C.D`},
 		{"leasequery client-id zz", `"zz" is not an even number of hex digits`},

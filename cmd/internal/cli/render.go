@@ -163,7 +163,17 @@ func WriteCounters(w io.Writer, c ops.Counters, now time.Time) error {
 	l.add("Sent/retransmitted", "%d/%d (%d send errors)", lq.Sent, lq.Retransmitted, lq.SendErrors)
 	l.add("Answers", "%d active, %d unassigned, %d unknown, %d timeouts", lq.Active, lq.Unassigned, lq.Unknown, lq.Timeouts)
 	l.add("In flight", "%d (cache %d entries)", lq.Live, lq.CacheEntries)
-	width := max(r.width(), tb.width(), l.width())
+	if c.BPI != nil {
+		sections = append(sections, struct {
+			title string
+			p     pairs
+		}{title: "BPI+"})
+		addBPICounters(&sections[3].p, *c.BPI)
+	}
+	width := 0
+	for _, s := range sections {
+		width = max(width, s.p.width())
+	}
 	for _, s := range sections {
 		if _, err := fmt.Fprintln(w, s.title); err != nil {
 			return err
