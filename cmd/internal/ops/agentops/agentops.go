@@ -24,7 +24,8 @@ import (
 // Deps are the agent as the operations read it; call after Open. The
 // agent applies configurations at run time (Applier: agent.Agent.Apply),
 // and its ruleset's statistics carry the drop counters across the
-// rebuilds those applies make (Nft is nil when enforcement is off).
+// rebuilds those applies make (Nft is nil when enforcement is off, BPI
+// when BPI+ is).
 func Deps(a *agent.Agent) (ops.Deps, error) {
 	if a.Leasequery() == nil {
 		return ops.Deps{}, errors.New("agentops: the agent is not open")
@@ -33,7 +34,39 @@ func Deps(a *agent.Agent) (ops.Deps, error) {
 	if n := a.NftStats(); n != nil {
 		d.Nft = n
 	}
+	if _, on := a.BPIStats(); on {
+		d.BPI = bpiState{a}
+	}
 	return d, nil
+}
+
+// bpiState is the agent's BPI task as the operations read it.
+type bpiState struct{ a *agent.Agent }
+
+func (b bpiState) BPIStats() ops.BPICounters {
+	s, _ := b.a.BPIStats()
+	return BPICounters(s)
+}
+
+func (b bpiState) BPIModems() []ops.BPIModemState {
+	ms, _ := b.a.BPIModems()
+	out := make([]ops.BPIModemState, len(ms))
+	for i, m := range ms {
+		out[i] = ops.BPIModemState{Modem: m.Modem, SA: m.SA}
+	}
+	return out
+}
+
+// BPICounters converts the agent's BPI counters.
+func BPICounters(s agent.BPIStats) ops.BPICounters {
+	l := s.Leasequeries
+	return ops.BPICounters{Frames: s.Frames, Pairs: s.Pairs, Encrypted: s.Encrypted, Clear: s.Clear,
+		UnknownLocation: s.UnknownLocation, NoKey: s.NoKey, NoDestination: s.NoDestination, LinkErrors: s.LinkErrors,
+		KeyRequests: s.KeyRequests, KeyReplies: s.KeyReplies, KeyRejects: s.KeyRejects, KeyErrors: s.KeyErrors,
+		KeyPairs: s.KeyPairs, UpstreamOther: s.UpstreamOther,
+		Leasequeries: ops.BPILeasequeries{Triggered: l.Triggered, Held: l.Held, RateLimited: l.RateLimited,
+			QueueFull: l.QueueFull, NotSubscriber: l.NotSubscriber, InTable: l.InTable, Active: l.Active,
+			NotActive: l.NotActive, Failed: l.Failed}}
 }
 
 type relayStats struct{ a *agent.Agent }
