@@ -1,59 +1,30 @@
 package integration
 
 import (
-	"bytes"
-	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/leaseguard/leaseguard/bpi"
-	"github.com/leaseguard/leaseguard/bpi/bpkm"
 	"github.com/leaseguard/leaseguard/bpi/modem"
-	"github.com/leaseguard/leaseguard/bpi/rflink"
+	"github.com/leaseguard/leaseguard/integration/bpilab"
 	"github.com/leaseguard/leaseguard/integration/lab"
 	"github.com/leaseguard/leaseguard/integration/topo"
 )
-
-// bpiCard is a card with two cable ports, a modem behind each.
-const bpiCard = `{
-  "relay_id": "card-7",
-  "upstream": { "interface": "up0", "address": "10.0.0.2" },
-  "servers": ["10.0.0.1"],
-  "subscriber_networks": ["192.168.10.0/24", "192.168.20.0/24"],
-  "ports": [
-    { "name": "cable1/0/0", "interface": "sub0", "kind": "cable", "gateway": "192.168.10.1", "modem": "00:10:95:00:00:01" },
-    { "name": "cable1/0/1", "interface": "sub1", "kind": "cable", "gateway": "192.168.20.1", "modem": "00:10:95:00:00:02" }
-  ],
-  "leasequery": { "max_outstanding": 100, "request": [51, 58, 59, 91, 92, 82] }
-}`
 
 // Short keys bound the test: a TEK lives 8 s, the manager rolls 2 s after
 // the older expires, and the modems ask again 2 s before their newer key
 // expires (3 s of margin over the roll even with the whole-second key
 // lifetimes of the Key Reply).
-const (
-	bpiTEKLifetime = 8 * time.Second
-	bpiTEKGrace    = 2 * time.Second
-	bpiPort        = 5000
-)
-
-// bpiModem is one emulated cable modem in a port's access namespace: its
-// RF side on the plant, its CPE side the access bridge.
-type bpiModem struct {
-	said  uint16
-	mac   net.HardwareAddr
-	ak    []byte
-	emu   *modem.Modem
-	keyer *modem.Keyer
+var bpiOptions = bpilab.Options{
+	TEKLifetime:       8 * time.Second,
+	TEKGrace:          2 * time.Second,
+	LeasequeryHoldoff: time.Second,
+	// It must never show on the RF link.
+	Marker: []byte("leaseguard-bpi-plaintext-marker!"),
 }
 
 // TestBPIEndToEnd: CPEs behind two modems get leases from ISC dhcpd
@@ -66,53 +37,43 @@ type bpiModem struct {
 // locations come back by leasequery and encryption resumes.
 func TestBPIEndToEnd(t *testing.T) {
 	lab.Need(t, "dhcpd", "dhclient", "udhcpc", "sysctl")
-	c := topo.Build(t, []byte(bpiCard), topo.Options{ClientsPerPort: 2})
-	rfMAC, plant := buildRFPlant(t, c)
-	spy := startRFSpy(t, plant)
-	modems := []*bpiModem{
-		{said: 101, mac: net.HardwareAddr{0, 0x10, 0x95, 0, 0, 1}, ak: bytes.Repeat([]byte{0x41}, bpkm.AKLen)},
-		{said: 102, mac: net.HardwareAddr{0, 0x10, 0x95, 0, 0, 2}, ak: bytes.Repeat([]byte{0x42}, bpkm.AKLen)},
-	}
-	c.StartDHCPD(c.DHCPDConf(topo.DHCPDOptions{}))
-	configPath := c.LabConfig(func(cfg map[string]any) { cfg["bpi"] = bpiSection(modems) })
-	agent := c.StartAgent(topo.Binary(t), configPath)
+	l := bpilab.Build(t, bpiOptions)
+	spy := l.StartSpy()
+	modems := l.Modems
+	l.StartDHCPD(l.DHCPDConf(topo.DHCPDOptions{}))
+	configPath := l.AgentConfig()
+	agent := l.StartAgent(topo.Binary(t), configPath)
+	l.StartModems()
+	l.WaitKeyed(hang)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	for i, m := range modems {
-		m.start(t, ctx, &wg, c.Ports[i], rfMAC)
+	cpes := leaseCPEs(t, l, agent)
+	for _, cpe := range cpes {
+		l.RouteIntoBPI(cpe)
 	}
-	for _, m := range modems {
-		waitClosed(t, m.keyer.Keyed(), "modem %v's first Key Reply", m.mac)
-	}
-
-	cpes := leaseCPEs(t, c, agent)
-	routeIntoBPI(t, c, cpes)
-	tr := newTraffic(t, c, cpes)
+	tr := newTraffic(t, l, cpes)
 	tr.diag = func() string {
 		all, _ := agent.Stats()
 		return fmt.Sprintf("agent BPI counters %v\nmodem 1: %s\nmodem 2: %s\nRF plant: %s",
-			all["BPI"], emuStats(modems[0].emu), emuStats(modems[1].emu), spy)
+			all["BPI"], emuStats(modems[0].Emu), emuStats(modems[1].Emu), spy)
 	}
 
 	t.Run("each CPE's traffic is encrypted under its modem's SA and only it can open it", func(t *testing.T) {
 		tr.flow(t, func() bool { return tr.sentEach() >= 200 })
-		spy.check(t, modems)
+		checkPlant(t, spy, modems)
 		for _, m := range modems {
-			s := &m.emu.Stats
+			s := &m.Emu.Stats
 			if s.Delivered.Load() < 400 || s.NotOurSAID.Load() < 400 || s.CRCErrors.Load() != 0 || s.NoKey.Load() != 0 {
-				t.Errorf("modem %v: %s; want >= 400 delivered, >= 400 of the other modem's ignored, no CRC or key errors", m.mac, emuStats(m.emu))
+				t.Errorf("modem %v: %s; want >= 400 delivered, >= 400 of the other modem's ignored, no CRC or key errors", m.MAC, emuStats(m.Emu))
 			}
 		}
 		// Modem 1 holds keys with the sequence numbers modem 2's frames
 		// carry, but opening them fails the CRC: different keys.
-		frame := spy.lastFor(102)
+		frame := spy.LastFor(modems[1].SAID)
 		d, err := bpi.ParseDownstream(frame)
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys := modems[0].emu.Keys()
+		keys := modems[0].Emu.Keys()
 		if k := keys.BySeq(d.Privacy.KeySeq); k == nil {
 			t.Errorf("modem 1 holds no key with sequence %d to try", d.Privacy.KeySeq)
 		} else if _, err := d.Open(k); !errors.Is(err, bpi.ErrCRC) {
@@ -121,17 +82,18 @@ func TestBPIEndToEnd(t *testing.T) {
 	})
 
 	t.Run("TEK rollovers while traffic flows lose no frame", func(t *testing.T) {
-		before := spy.seqs()
+		s1, s2 := modems[0].SAID, modems[1].SAID
+		before := spy.Seqs()
 		tr.flow(t, func() bool {
-			now := spy.seqs()
-			return len(now[101]) >= len(before[101])+2 && len(now[102]) >= len(before[102])+2
+			now := spy.Seqs()
+			return len(now[s1]) >= len(before[s1])+2 && len(now[s2]) >= len(before[s2])+2
 		})
-		after := spy.seqs()
-		t.Logf("key sequences on the RF link: SAID 101 %v, SAID 102 %v", after[101], after[102])
-		if len(after[101]) < 3 || len(after[102]) < 3 {
+		after := spy.Seqs()
+		t.Logf("key sequences on the RF link: SAID %d %v, SAID %d %v", s1, after[s1], s2, after[s2])
+		if len(after[s1]) < 3 || len(after[s2]) < 3 {
 			t.Errorf("traffic crossed fewer than two key switches: %v", after)
 		}
-		spy.check(t, modems)
+		checkPlant(t, spy, modems)
 		st := bpiStats(t, agent)
 		if st["KeyPairs"] < 4 {
 			t.Errorf("the manager installed %v key pairs, want the first two and at least one rollover each", st["KeyPairs"])
@@ -140,14 +102,13 @@ func TestBPIEndToEnd(t *testing.T) {
 	})
 
 	t.Run("after a kill -9 and a fresh start, leasequery restores the locations and encryption resumes", func(t *testing.T) {
-		agent.Signal(syscall.SIGKILL)
-		<-agent.Done()
-		agent = c.StartAgent(topo.Binary(t), configPath)
+		agent.Kill()
+		agent = l.StartAgent(topo.Binary(t), configPath)
 		// The modems re-register with the new CMTS and get its new keys.
 		for _, m := range modems {
-			replied := m.keyer.Replied()
-			m.keyer.Rekey()
-			waitClosed(t, replied, "modem %v's Key Reply from the restarted agent", m.mac)
+			replied := m.Keyer.Replied()
+			m.Keyer.Rekey()
+			waitClosed(t, replied, "modem %v's Key Reply from the restarted agent", m.MAC)
 		}
 		if n := len(tableOf(t, agent)); n != 0 {
 			t.Fatalf("the restarted agent's table has %d bindings, want none", n)
@@ -163,122 +124,17 @@ func TestBPIEndToEnd(t *testing.T) {
 			}
 		}
 		tr.flow(t, func() bool { return tr.sentEach() >= tr.sentAtProbe+100 })
-		spy.check(t, modems)
+		checkPlant(t, spy, modems)
 	})
-}
-
-func bpiSection(modems []*bpiModem) map[string]any {
-	var ms []any
-	for _, m := range modems {
-		ms = append(ms, map[string]any{"mac": m.mac.String(), "said": m.said, "auth_key": hex.EncodeToString(m.ak)})
-	}
-	return map[string]any{"enabled": true, "downstream_interface": "ds1", "rf_interface": "rf0",
-		"tek_lifetime": bpiTEKLifetime.String(), "tek_grace": bpiTEKGrace.String(),
-		"leasequery_holdoff": "1s", "modems": ms}
-}
-
-// buildRFPlant adds the RF plant (a switch joining the card's rf0 and each
-// access namespace's rf0, MTU 1600) and the downstream veth ds0 -> ds1 in
-// the card, without IPv6 so that the kernel does not talk on it; it
-// returns the card's RF MAC address and the plant's namespace.
-func buildRFPlant(t *testing.T, c *topo.Concentrator) (cmts net.HardwareAddr, plant *lab.NS) {
-	t.Helper()
-	sw := c.Lab.Switch("rf")
-	sw.Attach(c.Card, "rf0")
-	for _, p := range c.Ports {
-		sw.Attach(p.Access, "rf0")
-		p.Access.MustIP("link", "set", "rf0", "mtu", "1600")
-	}
-	c.Card.MustIP("link", "set", "rf0", "mtu", "1600")
-	for i := range c.Ports {
-		sw.NS().MustIP("link", "set", fmt.Sprintf("p%d", i+2), "mtu", "1600")
-	}
-	sw.NS().MustIP("link", "set", "p1", "mtu", "1600")
-	sw.NS().MustIP("link", "set", "br0", "mtu", "1600")
-	c.Card.MustIP("link", "add", "ds0", "type", "veth", "peer", "name", "ds1")
-	for _, knob := range []string{"net.ipv6.conf.ds0.disable_ipv6=1", "net.ipv6.conf.ds1.disable_ipv6=1", "net.ipv4.ip_forward=1"} {
-		c.Card.MustExec("sysctl", "-qw", knob)
-	}
-	c.Card.MustIP("link", "set", "ds0", "up")
-	c.Card.MustIP("link", "set", "ds1", "up")
-	c.Card.WaitOperUp("ds0")
-	if err := c.Card.Do(func() error {
-		ifi, err := net.InterfaceByName("rf0")
-		if err == nil {
-			cmts = ifi.HardwareAddr
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return cmts, sw.NS()
-}
-
-// start runs the modem's emulator (with its keyer) in the port's access
-// namespace: it reads rf0 and delivers onto the access bridge.
-func (m *bpiModem) start(t *testing.T, ctx context.Context, wg *sync.WaitGroup, p *topo.Port, cmts net.HardwareAddr) {
-	t.Helper()
-	var cpeMACs []net.HardwareAddr
-	for _, cl := range p.Clients {
-		cpeMACs = append(cpeMACs, cl.MAC)
-	}
-	var err error
-	if m.emu, err = modem.New(modem.Config{MAC: m.mac, PrimarySAID: m.said, CPEs: cpeMACs}); err != nil {
-		t.Fatal(err)
-	}
-	ak := bpkm.AuthKey{Key: m.ak, Expires: time.Now().Add(24 * time.Hour)}
-	if m.keyer, err = modem.NewKeyer(modem.KeyerConfig{Modem: m.emu, AK: ak, CMTS: cmts, Grace: bpiTEKGrace}); err != nil {
-		t.Fatal(err)
-	}
-	var rf *rflink.Conn
-	var cpe *rflink.EthernetConn
-	err = p.Access.Do(func() error {
-		if rf, err = rflink.Listen(ifaceByName("rf0")); err != nil {
-			return err
-		}
-		cpe, err = rflink.ListenEthernet(ifaceByName("br0"), rflink.WriteOnly)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := modem.NewRunner(m.emu, rf, cpe)
-	r.Keyer, r.Up = m.keyer, rf
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer rf.Close()
-		defer cpe.Close()
-		if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
-			t.Errorf("modem %v: %v", m.mac, err)
-		}
-	}()
-	<-r.Ready()
-}
-
-func ifaceByName(name string) *net.Interface {
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return &net.Interface{Name: name} // Listen then fails naming it
-	}
-	return ifi
-}
-
-// bpiCPE is one subscriber host with its lease and a UDP socket on it.
-type bpiCPE struct {
-	client *topo.Client
-	ip     netip.Addr
-	said   uint16
-	conn   *net.UDPConn
 }
 
 // leaseCPEs gets every client a lease (dhclient on the first of each
-// port, udhcpc on the second) and waits until the agent's table places
-// all four behind their modems.
-func leaseCPEs(t *testing.T, c *topo.Concentrator, agent *topo.Agent) []*bpiCPE {
+// port, udhcpc on the second), opens its socket, and waits until the
+// agent's table places all four behind their modems.
+func leaseCPEs(t *testing.T, l *bpilab.Lab, agent *topo.Agent) []*bpilab.CPE {
 	t.Helper()
-	var cpes []*bpiCPE
-	for i, p := range c.Ports {
+	var cpes []*bpilab.CPE
+	for i, p := range l.Ports {
 		for j, cl := range p.Clients {
 			var ip netip.Addr
 			if j == 0 {
@@ -286,17 +142,7 @@ func leaseCPEs(t *testing.T, c *topo.Concentrator, agent *topo.Agent) []*bpiCPE 
 			} else {
 				ip = bound(t, func() (netip.Addr, error) { return topo.WaitUdhcpc(cl.Udhcpc(fmt.Sprintf("udhcpc-%d", i))) })
 			}
-			cpe := &bpiCPE{client: cl, ip: ip, said: uint16(101 + i)}
-			if err := cl.NS.Do(func() (err error) {
-				// Any address: udhcpc reports the lease before its script
-				// has configured it.
-				cpe.conn, err = net.ListenUDP("udp4", &net.UDPAddr{Port: bpiPort})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cpe.conn.Close() })
-			cpes = append(cpes, cpe)
+			cpes = append(cpes, l.NewCPE(cl, ip))
 		}
 	}
 	w, err := agent.Watch()
@@ -306,7 +152,7 @@ func leaseCPEs(t *testing.T, c *topo.Concentrator, agent *topo.Agent) []*bpiCPE 
 	defer w.Close()
 	err = w.Until(hang, func(s map[netip.Addr]topo.Binding) bool {
 		for _, cpe := range cpes {
-			if s[cpe.ip].Modem == "" {
+			if s[cpe.IP].Modem == "" {
 				return false
 			}
 		}
@@ -318,14 +164,23 @@ func leaseCPEs(t *testing.T, c *topo.Concentrator, agent *topo.Agent) []*bpiCPE 
 	return cpes
 }
 
-// routeIntoBPI makes the card forward each CPE's traffic into ds0 (a /32
-// route and a permanent neighbour entry with the CPE's MAC), standing in
-// for the card's forwarding plane: BPI reads it on ds1.
-func routeIntoBPI(t *testing.T, c *topo.Concentrator, cpes []*bpiCPE) {
+// checkPlant: every data frame on the plant was encrypted, for one of the
+// modems' SAIDs, and the plaintext never showed.
+func checkPlant(t *testing.T, spy *bpilab.Spy, modems []*bpilab.Modem) {
 	t.Helper()
-	for _, cpe := range cpes {
-		c.Card.MustIP("route", "replace", cpe.ip.String()+"/32", "dev", "ds0")
-		c.Card.MustIP("neigh", "replace", cpe.ip.String(), "lladdr", cpe.client.MAC.String(), "dev", "ds0", "nud", "permanent")
+	seen := spy.Seen()
+	if seen.Clear != 0 || seen.Marked != 0 || seen.Malformed != 0 {
+		t.Errorf("RF plant: %d data frames in clear, %d showing the plaintext, %d malformed; want none", seen.Clear, seen.Marked, seen.Malformed)
+	}
+	for said := range seen.Frames {
+		if !slices.ContainsFunc(modems, func(m *bpilab.Modem) bool { return m.SAID == said }) {
+			t.Errorf("RF plant: frames for SAID %d, which no modem has", said)
+		}
+	}
+	for _, m := range modems {
+		if seen.Frames[m.SAID] == 0 {
+			t.Errorf("RF plant: no encrypted frame for SAID %d", m.SAID)
+		}
 	}
 }
 
@@ -381,127 +236,11 @@ func tableOf(t *testing.T, agent *topo.Agent) []topo.Binding {
 	return bs
 }
 
-// rfSpy reads everything on the RF plant: which SAIDs and key sequences
-// the data frames carry, and whether any data went in clear.
-type rfSpy struct {
-	mu        sync.Mutex
-	bySAID    map[uint16]map[uint8]bool
-	last      map[uint16][]byte
-	clear     int // data frames without privacy
-	marked    int // frames in which the traffic's plaintext marker shows
-	malformed int
-	mgmt      int
-}
-
-// trafficMarker is in every datagram the test sends: it must never show
-// on the RF link.
-var trafficMarker = []byte("leaseguard-bpi-plaintext-marker!")
-
-func startRFSpy(t *testing.T, plant *lab.NS) *rfSpy {
-	t.Helper()
-	s := &rfSpy{bySAID: map[uint16]map[uint8]bool{}, last: map[uint16][]byte{}}
-	var conn *rflink.Conn
-	if err := plant.Do(func() (err error) {
-		conn, err = rflink.Listen(ifaceByName("br0"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { conn.Close(); <-done })
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65536)
-		for {
-			n, err := conn.ReadDOCSIS(buf)
-			if err != nil {
-				return // closed at cleanup
-			}
-			s.see(buf[:n])
-		}
-	}()
-	return s
-}
-
-func (s *rfSpy) see(frame []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if bytes.Contains(frame, trafficMarker) {
-		s.marked++
-	}
-	if frame[0]>>6 == bpi.FCTypeMACSpecific {
-		s.mgmt++
-		return
-	}
-	d, err := bpi.ParseDownstream(frame)
-	switch {
-	case err != nil:
-		s.malformed++
-	case !d.Encrypted():
-		s.clear++
-	default:
-		said := d.Privacy.SAID
-		if s.bySAID[said] == nil {
-			s.bySAID[said] = map[uint8]bool{}
-		}
-		s.bySAID[said][d.Privacy.KeySeq] = true
-		s.last[said] = append(s.last[said][:0], frame...)
-	}
-}
-
-func (s *rfSpy) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fmt.Sprintf("SAIDs and key sequences %v, clear %d, plaintext %d, malformed %d, management %d",
-		s.bySAID, s.clear, s.marked, s.malformed, s.mgmt)
-}
-
-// seqs returns the key sequences seen so far per SAID.
-func (s *rfSpy) seqs() map[uint16][]uint8 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[uint16][]uint8{}
-	for said, set := range s.bySAID {
-		for seq := range set {
-			out[said] = append(out[said], seq)
-		}
-		slices.Sort(out[said])
-	}
-	return out
-}
-
-func (s *rfSpy) lastFor(said uint16) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.last[said]...)
-}
-
-// check: every data frame on the plant was encrypted, for one of the two
-// SAIDs, and the plaintext never showed.
-func (s *rfSpy) check(t *testing.T, modems []*bpiModem) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.clear != 0 || s.marked != 0 || s.malformed != 0 {
-		t.Errorf("RF plant: %d data frames in clear, %d showing the plaintext, %d malformed; want none", s.clear, s.marked, s.malformed)
-	}
-	for said := range s.bySAID {
-		if said != modems[0].said && said != modems[1].said {
-			t.Errorf("RF plant: frames for SAID %d, which no modem has", said)
-		}
-	}
-	for _, m := range modems {
-		if len(s.bySAID[m.said]) == 0 {
-			t.Errorf("RF plant: no encrypted frame for SAID %d", m.said)
-		}
-	}
-}
-
-// traffic sends numbered datagrams from the DHCP server's namespace to
-// the CPEs (routed by the card into BPI) and follows their arrival.
+// traffic follows the datagrams bpilab.Traffic sends the CPEs: which are
+// still in flight, and when they stop arriving.
 type traffic struct {
-	src         *net.UDPConn
-	cpes        []*bpiCPE
+	*bpilab.Traffic
+	cpes        []*bpilab.CPE
 	got         chan [2]int // cpe, seq
 	next        []int       // next seq per CPE
 	open        []map[int]bool
@@ -509,42 +248,13 @@ type traffic struct {
 	diag        func() string // what to say when frames are lost
 }
 
-func newTraffic(t *testing.T, c *topo.Concentrator, cpes []*bpiCPE) *traffic {
+func newTraffic(t *testing.T, l *bpilab.Lab, cpes []*bpilab.CPE) *traffic {
 	t.Helper()
 	tr := &traffic{cpes: cpes, got: make(chan [2]int, 4096), next: make([]int, len(cpes))}
 	for range cpes {
 		tr.open = append(tr.open, map[int]bool{})
 	}
-	if err := c.Server.Do(func() (err error) {
-		tr.src, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.Layout.Servers[0], 0)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		tr.src.Close()
-		for _, cpe := range cpes {
-			cpe.conn.Close()
-		}
-		wg.Wait()
-	})
-	for i, cpe := range cpes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 2048)
-			for {
-				n, err := cpe.conn.Read(buf)
-				if err != nil {
-					return // closed at cleanup
-				}
-				if n >= 9 && int(buf[8]) == i {
-					tr.got <- [2]int{i, int(binary.BigEndian.Uint64(buf))}
-				}
-			}
-		}()
-	}
+	tr.Traffic = l.StartTraffic(cpes, func(i int, seq uint64) { tr.got <- [2]int{i, int(seq)} })
 	return tr
 }
 
@@ -553,13 +263,8 @@ func (tr *traffic) send(t *testing.T, i int) {
 	t.Helper()
 	seq := tr.next[i]
 	tr.next[i]++
-	b := make([]byte, 48+(seq*97+i*31)%1353)
-	binary.BigEndian.PutUint64(b, uint64(seq))
-	b[8] = byte(i)
-	copy(b[9:], trafficMarker)
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(tr.cpes[i].ip, bpiPort))
-	if _, err := tr.src.WriteToUDP(b, dst); err != nil {
-		t.Fatalf("send to %v: %v", dst, err)
+	if err := tr.Send(i, uint64(seq), 48+(seq*97+i*31)%1353); err != nil {
+		t.Fatal(err)
 	}
 	tr.open[i][seq] = true
 }
@@ -605,7 +310,7 @@ func (tr *traffic) outstanding() map[string][]int {
 	out := map[string][]int{}
 	for i, set := range tr.open {
 		for seq := range set {
-			out[tr.cpes[i].ip.String()] = append(out[tr.cpes[i].ip.String()], seq)
+			out[tr.cpes[i].IP.String()] = append(out[tr.cpes[i].IP.String()], seq)
 		}
 	}
 	return out
@@ -622,7 +327,7 @@ func (tr *traffic) probe(t *testing.T) {
 	for i := range tr.cpes {
 		for arrived := false; !arrived; {
 			if time.Now().After(deadline) {
-				t.Fatalf("no datagram reached %v within %v\n%s", tr.cpes[i].ip, hang, tr.diag())
+				t.Fatalf("no datagram reached %v within %v\n%s", tr.cpes[i].IP, hang, tr.diag())
 			}
 			clear(tr.open[i])
 			tr.send(t, i)
