@@ -23,7 +23,7 @@ Talks to the running agent's management API on its Unix socket.
 
   bindings [--port P] [--ip A] [--mac M] [--modem M] [--source S] [--limit N]
   binding IP
-  servers | ports | counters | nft | logging | metrics
+  servers | ports | counters | nft | bpi | logging | metrics
   leasequery --ip A | --mac M | --client-id HEX
   config get | config validate FILE | config apply FILE [--if-generation N]
   events [--after SEQ]                 follow events, one JSON object per line
@@ -79,7 +79,7 @@ func ctlError(err error) error {
 
 func (c *ctl) dispatch(ctx context.Context, cmd string, args []string) error {
 	simple := map[string]func(context.Context) error{
-		"servers": c.servers, "ports": c.ports, "counters": c.counters, "nft": c.nft, "logging": c.logging, "metrics": c.metrics,
+		"servers": c.servers, "ports": c.ports, "counters": c.counters, "nft": c.nft, "bpi": c.bpi, "logging": c.logging, "metrics": c.metrics,
 	}
 	if f, ok := simple[cmd]; ok {
 		if len(args) > 0 {
@@ -201,6 +201,14 @@ func (c *ctl) nft(ctx context.Context) error {
 		return err
 	}
 	return c.show(n, func(w io.Writer) error { return cli.WriteNft(w, n) })
+}
+
+func (c *ctl) bpi(ctx context.Context) error {
+	b, err := c.client.BPI(ctx)
+	if err != nil {
+		return err
+	}
+	return c.show(b, func(w io.Writer) error { return cli.WriteBPI(w, b, time.Now()) })
 }
 
 func (c *ctl) logging(ctx context.Context) error {

@@ -27,8 +27,12 @@ func startCtlAPI(t *testing.T) (*opstest.Env, func(args ...string) (int, string,
 }
 
 func startAPIForCtl(t *testing.T) (*opstest.Env, string) {
+	return startAPIForCtlConfig(t, opstest.ConfigJSON)
+}
+
+func startAPIForCtlConfig(t *testing.T, cfgJSON string) (*opstest.Env, string) {
 	t.Helper()
-	env, err := opstest.NewEnv(ops.Options{})
+	env, err := opstest.NewEnvConfig(cfgJSON, ops.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +93,23 @@ func TestCtl(t *testing.T) {
 		if code, _, errOut := ctl(args...); code != 2 || !strings.HasPrefix(errOut, "leaseguard ctl: ") {
 			t.Errorf("ctl %v: %d %q, want a usage error", args, code, errOut)
 		}
+	}
+}
+
+// TestCtlBPI: `ctl bpi` prints the console's BPI+ table when BPI is on
+// and the agent's refusal (exit 1) when it is off.
+func TestCtlBPI(t *testing.T) {
+	_, ctl := startCtlAPI(t)
+	if code, out, errOut := ctl("bpi"); code != 1 || out != "" || !strings.Contains(errOut, "BPI") {
+		t.Errorf("ctl bpi with BPI off: %d %q %q, want exit 1 naming BPI", code, out, errOut)
+	}
+	_, socket := startAPIForCtlConfig(t, opstest.BPIConfigJSON)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"ctl", "--socket", socket, "bpi"}, &stdout, &stderr)
+	out := stdout.String()
+	if code != 0 || !strings.HasPrefix(out, "BPI+ downstream ds1, RF rf0, 3 modems\n") ||
+		!strings.Contains(out, "00:aa:00:00:00:02  102   clear") {
+		t.Errorf("ctl bpi: %d %q %q", code, out, stderr.String())
 	}
 }
 
