@@ -49,7 +49,9 @@ func newEnv(t *testing.T) *env {
 	}
 	e.Backend.Relay.Set(relay.ServiceStats{Stats: relay.Stats{FromClients: 12, ToServers: 11, FromServers: 9, ToClients: 9, Binds: 3,
 		Dropped: map[relay.Reason]uint64{relay.ClientOption82: 1},
-		Ports:   []relay.PortStats{{Name: "cable1/0/1", ToServers: 8, ToClients: 6, Dropped: 1}, {Name: "dsl2", ToServers: 3, ToClients: 3}}}})
+		Ports:   []relay.PortStats{{Name: "cable1/0/1", ToServers: 8, ToClients: 6, Dropped: 1}, {Name: "dsl2", ToServers: 3, ToClients: 3}},
+		Servers: []relay.ServerStats{{Addr: netip.MustParseAddr("10.0.0.1"), Replies: 9, Relayed: 9, LastReply: now.Add(-75 * time.Second)},
+			{Addr: netip.MustParseAddr("10.0.0.3")}}}})
 	e.Backend.Querier.SetStats(engine.RunnerStats{Stats: engine.Stats{
 		Counters: engine.Counters{Sent: 4, Active: 2, Unknown: 1},
 		Servers: []engine.ServerStats{
@@ -123,6 +125,12 @@ Server    Sent  Retrans  Active  Unassigned  Unknown  Timeouts
 --------  ----  -------  ------  ----------  -------  --------
 10.0.0.1  4     0        2       0           1        0
 10.0.0.3  3     6        0       0           0        3
+
+DHCP replies to relayed requests (every request goes to every server):
+Server    Replies  Relayed  Dropped  Last reply
+--------  -------  -------  -------  ----------
+10.0.0.1  9        9        0        1m15s
+10.0.0.3  0        0        0        -
 `},
 		{"show ports", `
 Port        Interface  Kind   Bindings  Spoof drops

@@ -86,7 +86,10 @@ func WriteBinding(w io.Writer, b ops.Binding, now time.Time) error {
 func WriteServers(w io.Writer, servers []ops.Server, now time.Time) error {
 	state := table{header: []string{"Server", "State", "Timer", "Outstanding", "Pending", "Window", "SRTT ms"}}
 	counts := table{header: []string{"Server", "Sent", "Retrans", "Active", "Unassigned", "Unknown", "Timeouts"}}
+	relayed := table{header: []string{"Server", "Replies", "Relayed", "Dropped", "Last reply"}}
 	for _, s := range servers {
+		relayed.add(s.Server.String(), utoa(s.RelayReplies), utoa(s.RelayRelayed), utoa(s.RelayReplies-s.RelayRelayed),
+			ago(s.LastRelayReply, now))
 		state.add(s.Server.String(), s.State, timer(s, now), itoa(s.Outstanding), itoa(s.Pending),
 			strconv.FormatFloat(s.Window, 'f', 1, 64), strconv.FormatFloat(s.SRTTMillis, 'f', 1, 64))
 		counts.add(s.Server.String(), utoa(s.Sent), utoa(s.Retransmitted), utoa(s.Active), utoa(s.Unassigned),
@@ -98,7 +101,13 @@ func WriteServers(w io.Writer, servers []ops.Server, now time.Time) error {
 	if _, err := fmt.Fprint(w, "Timer: RFC 4388 section 6.7, running while the server answers; once expired,\nthe server gets one probe at a time.\n\n"); err != nil {
 		return err
 	}
-	return counts.write(w)
+	if err := counts.write(w); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprint(w, "\nDHCP replies to relayed requests (every request goes to every server):\n"); err != nil {
+		return err
+	}
+	return relayed.write(w)
 }
 
 // timer is the §6.7 timer: time left while armed, else when the next

@@ -51,6 +51,7 @@ func collectRelay(s *metrics.Set, st relay.ServiceStats) {
 	}
 	collectRelayTypes(s, st)
 	collectOption82Drops(s, st)
+	collectRelayServers(s, st)
 	m := s.Counter("leaseguard_relay_messages_total", "DHCP messages through the relay, by direction.")
 	m.Add(float64(st.FromClients), "direction", "from_client")
 	m.Add(float64(st.ToServers), "direction", "to_server")
@@ -75,6 +76,20 @@ func collectRelay(s *metrics.Set, st relay.ServiceStats) {
 	e.Add(float64(st.SendErrors), "kind", "send")
 	e.Add(float64(st.GleanErrors), "kind", "glean")
 	e.Add(float64(st.PortFailures), "kind", "port")
+}
+
+// collectRelayServers: replies heard from each configured server (other:
+// any other source), and how many were relayed to a client.
+func collectRelayServers(s *metrics.Set, st relay.ServiceStats) {
+	f := s.Counter("leaseguard_relay_server_replies_total", "DHCP replies heard upstream, by server (other: not a configured server) and outcome (relayed to a client, or dropped).")
+	add := func(server string, r relay.ServerStats) {
+		f.Add(float64(r.Relayed), "server", server, "outcome", "relayed")
+		f.Add(float64(r.Replies-r.Relayed), "server", server, "outcome", "dropped")
+	}
+	for _, r := range st.Servers {
+		add(r.Addr.String(), r)
+	}
+	add("other", st.FromOthers)
 }
 
 // relayedTypes are the DHCP message types the relay passes on in each

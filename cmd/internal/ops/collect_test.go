@@ -2,7 +2,9 @@ package ops_test
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops/opstest"
 	"github.com/leaseguard/leaseguard/lq"
+	"github.com/leaseguard/leaseguard/lq/engine"
 	"github.com/leaseguard/leaseguard/nft"
 	"github.com/leaseguard/leaseguard/relay"
 )
@@ -111,5 +114,35 @@ func TestNftDownstreamAndClear(t *testing.T) {
 	want.ForwardedDHCP[1].Packets, want.ForwardedDHCP[1].Bytes = 4, 1200
 	if diff := cmp.Diff(want, ops.Nft{Downstream: v.Downstream, ForwardedDHCP: v.ForwardedDHCP}); diff != "" {
 		t.Errorf("nft after clear (-want +got):\n%s", diff)
+	}
+}
+
+// TestRelayRepliesByServer: the relay's replies by server reach show
+// servers (beside the leasequery state of the same server) and /metrics,
+// replies from unconfigured sources under server="other".
+func TestRelayRepliesByServer(t *testing.T) {
+	env := newEnv(t, ops.Options{})
+	srv := netip.MustParseAddr("10.0.0.1")
+	last := opstest.Now.Add(-time.Minute)
+	env.Backend.Querier.SetStats(engine.RunnerStats{Stats: engine.Stats{Servers: []engine.ServerStats{{Server: srv}}}})
+	env.Backend.Relay.Set(relay.ServiceStats{Stats: relay.Stats{
+		Servers:    []relay.ServerStats{{Addr: srv, Replies: 7, Relayed: 5, LastReply: last}},
+		FromOthers: relay.ServerStats{Replies: 2}}})
+	servers, err := env.Ops.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(servers) != 1 || servers[0].RelayReplies != 7 || servers[0].RelayRelayed != 5 || !servers[0].LastRelayReply.Equal(last) {
+		t.Errorf("Servers: %+v, want 7 replies, 5 relayed, the last at %v", servers, last)
+	}
+	got := scrape(t, env)
+	for key, want := range map[string]float64{
+		"leaseguard_relay_server_replies_total server=10.0.0.1 outcome=relayed": 5,
+		"leaseguard_relay_server_replies_total server=10.0.0.1 outcome=dropped": 2,
+		"leaseguard_relay_server_replies_total server=other outcome=dropped":    2,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/leaseguard/leaseguard/lq/engine"
+	"github.com/leaseguard/leaseguard/relay"
 )
 
 // Server states (Server.State).
@@ -106,6 +107,9 @@ func (o *Ops) Servers() ([]Server, error) {
 	for _, s := range st.Servers {
 		out = append(out, serverView(s, states[s.Server]))
 	}
+	if o.deps.Relay != nil {
+		addRelayReplies(out, o.deps.Relay.Stats().Servers)
+	}
 	o.baseMu.Lock()
 	defer o.baseMu.Unlock()
 	for i := range out {
@@ -114,6 +118,18 @@ func (o *Ops) Servers() ([]Server, error) {
 		}
 	}
 	return out, nil
+}
+
+// addRelayReplies adds the relay's per-server reply counters to the
+// servers the leasequery client knows (the same configured list).
+func addRelayReplies(out []Server, relayed []relay.ServerStats) {
+	for i := range out {
+		for _, r := range relayed {
+			if r.Addr == out[i].Server {
+				out[i].RelayReplies, out[i].RelayRelayed, out[i].LastRelayReply = r.Replies, r.Relayed, r.LastReply
+			}
+		}
+	}
 }
 
 func serverView(s engine.ServerStats, state string) Server {

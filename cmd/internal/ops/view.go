@@ -100,6 +100,13 @@ type Server struct {
 	Expiries      uint64    `json:"expiries"`
 	LossEvents    uint64    `json:"loss_events"`
 	Dropped       uint64    `json:"dropped_at_expiry"`
+	// The relay's view of the same server: DHCP replies heard from it
+	// (every relayed request goes to every server, so one far below the
+	// others is not answering), how many were passed on to a client, and
+	// when the last came. Zero when the relay does not serve it.
+	RelayReplies   uint64    `json:"relay_replies"`
+	RelayRelayed   uint64    `json:"relay_relayed"`
+	LastRelayReply time.Time `json:"last_relay_reply,omitzero"`
 }
 
 // Port is one subscriber port's counters.
