@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -178,6 +179,23 @@ func TestSchemaCheckerCatchesBPIMistakes(t *testing.T) {
 		err := doc.Validate(schema, []byte(tc.body))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+// TestConfigFilesMatchTheSchema: the configuration files operators start
+// from (the documented example, the tests' minimal file with and without
+// BPI+) are valid request bodies for PUT /v1/config and validate.
+func TestConfigFilesMatchTheSchema(t *testing.T) {
+	doc := loadDoc(t)
+	example, err := os.ReadFile("../../../docs/agent.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{"docs/agent.example.json": example,
+		"opstest.ConfigJSON": []byte(opstest.ConfigJSON), "opstest.BPIConfigJSON": []byte(opstest.BPIConfigJSON)} {
+		if err := doc.Validate(doc.Schema("Config"), body); err != nil {
+			t.Errorf("%s does not match the Config schema:\n%v", name, err)
 		}
 	}
 }
