@@ -2,8 +2,6 @@ package integration
 
 import (
 	"net/netip"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,8 +24,7 @@ const (
 // generous leasequery filters (the test's spoofer must not starve the
 // legitimate queries), debug logs for the nft subsystem.
 func enforceConfig(cfg map[string]any) {
-	cfg["enforcement"] = map[string]any{"enabled": true, "forwarding": true,
-		"per_port_queries": 50, "per_port_interval": "1s", "downstream_queries_per_second": 100}
+	cfg["enforcement"] = topo.Enforcement()
 	cfg["log"] = map[string]any{"level": "info", "subsystems": map[string]any{"nft": "debug"}}
 }
 
@@ -49,10 +46,7 @@ func enforceConfig(cfg map[string]any) {
 func TestEnforcement(t *testing.T) {
 	lab.Need(t, "dhcpd", "dhclient", "udhcpc", "nft")
 	c := topo.Build(t, nil, topo.Options{ClientsPerPort: 2})
-	for _, k := range []string{"all", "default", "sub0", "sub1"} {
-		// Only our rules may drop spoofed sources, not reverse-path filtering.
-		c.Card.MustExec("sysctl", "-qw", "net.ipv4.conf."+k+".rp_filter=0")
-	}
+	c.NoRPFilter()
 	c.StartDHCPD(c.DHCPDConf(topo.DHCPDOptions{Lease: time.Minute}))
 	bin, cfgPath := topo.Binary(t), c.LabConfig(enforceConfig)
 	agent := c.StartAgent(bin, cfgPath)
@@ -103,7 +97,7 @@ func TestEnforcement(t *testing.T) {
 	})
 
 	t.Run("a plain restart keeps everything passing and nothing spoofed", func(t *testing.T) {
-		kill(t, agent)
+		agent.Kill()
 		up.waitMore(t, "alice", up.count("alice")) // passing with the agent dead
 		agent = c.StartAgent(bin, cfgPath)
 		if n := stat(t, agent, "Enforcement", "Enforce", "CarriedIn"); n < 4 {
@@ -125,8 +119,8 @@ func TestEnforcement(t *testing.T) {
 
 	t.Run("after a reboot flows come back through leasequery, spoofs never pass", func(t *testing.T) {
 		dhC.Signal(syscall.SIGKILL) // carol falls silent; her address stays
-		kill(t, agent)
-		wipe(t, c)
+		agent.Kill()
+		c.WipeCard()
 		start := time.Now()
 		agent = c.StartAgent(bin, cfgPath)
 		a0, c0 := up.count("alice"), downC.count("to-carol")
@@ -164,7 +158,7 @@ func TestEnforcement(t *testing.T) {
 		})
 		udB.Signal(syscall.SIGKILL) // no more renewals; the address stays
 		b, _ := findBinding(t, agent, bobIP)
-		kill(t, agent)
+		agent.Kill()
 		up.waitMore(t, "bob", up.count("bob"))           // still passing with the agent dead
 		<-time.After(time.Until(b.Expiry) + time.Second) // the kernel's clock is under test
 		passed, drops := up.count("bob"), nftCounter(t, c.Card, "ipv4_source_sub1")
@@ -197,61 +191,22 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// kill stops the agent with SIGKILL: no clean-up of its kernel state.
-func kill(t *testing.T, a *topo.Agent) {
+func nftCounter(t *testing.T, ns *lab.NS, name string) int {
 	t.Helper()
-	a.Signal(syscall.SIGKILL)
-	<-a.Done()
+	return topo.NFTCounter(t, ns, "netdev", name)
 }
 
-// wipe does to the card's kernel what a reboot does: no leaseguard
-// tables, routes or neighbours, and IP forwarding off (a fresh kernel's
-// default).
-func wipe(t *testing.T, c *topo.Concentrator) {
+func nftIPCounter(t *testing.T, ns *lab.NS, name string) int {
 	t.Helper()
-	c.Card.MustExec("sysctl", "-qw", "net.ipv4.ip_forward=0")
-	c.Card.MustExec("nft", "delete", "table", "netdev", "leaseguard")
-	c.Card.MustExec("nft", "delete", "table", "ip", "leaseguard")
-	c.Card.MustIP("route", "flush", "proto", "108")
-	for _, p := range []string{"sub0", "sub1"} {
-		c.Card.MustIP("neigh", "flush", "dev", p, "nud", "all")
-	}
+	return topo.NFTCounter(t, ns, "ip", name)
 }
-
-var counterPackets = regexp.MustCompile(`packets ([0-9]+)`)
-
-func counterOf(t *testing.T, ns *lab.NS, family, name string) int {
-	t.Helper()
-	out := ns.MustExec("nft", "list", "counter", family, "leaseguard", name)
-	m := counterPackets.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("counter %s: %q", name, out)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-func nftCounter(t *testing.T, ns *lab.NS, name string) int   { return counterOf(t, ns, "netdev", name) }
-func nftIPCounter(t *testing.T, ns *lab.NS, name string) int { return counterOf(t, ns, "ip", name) }
 
 // stat reads a counter from the agent's stats by its JSON path.
 func stat(t *testing.T, a *topo.Agent, path ...string) float64 {
 	t.Helper()
-	m, err := a.Stats()
+	f, err := a.Stat(path...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var v any = m
-	for _, k := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			t.Fatalf("stats: no %v", path)
-		}
-		v = obj[k]
-	}
-	f, ok := v.(float64)
-	if !ok {
-		t.Fatalf("stats %v: %v is not a number", path, v)
 	}
 	return f
 }
@@ -259,16 +214,11 @@ func stat(t *testing.T, a *topo.Agent, path ...string) float64 {
 // findBinding returns the agent's binding of ip.
 func findBinding(t *testing.T, a *topo.Agent, ip netip.Addr) (topo.Binding, bool) {
 	t.Helper()
-	bs, err := a.Table()
+	b, ok, err := a.Binding(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range bs {
-		if b.IP == ip {
-			return b, true
-		}
-	}
-	return topo.Binding{}, false
+	return b, ok
 }
 
 // noSpoof fails the test if any spoofed datagram arrived at sink.

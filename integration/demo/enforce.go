@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,13 +54,10 @@ func (e *enfLab) setUp(n int) {
 	step("%d. A card enforcing source-address verification (nftables), per-modem routes and neighbours, leasequery on unknown traffic", n)
 	e.c = topo.Build(e.d, nil, topo.Options{ClientsPerPort: 2})
 	c := e.c
-	for _, k := range []string{"all", "default", "sub0", "sub1"} {
-		c.Card.MustExec("sysctl", "-qw", "net.ipv4.conf."+k+".rp_filter=0") // only leaseguard drops spoofs here
-	}
+	c.NoRPFilter() // only leaseguard drops spoofs here
 	c.StartDHCPD(c.DHCPDConf(topo.DHCPDOptions{Lease: time.Minute}))
 	e.cfg = c.LabConfig(func(cfg map[string]any) {
-		cfg["enforcement"] = map[string]any{"enabled": true, "forwarding": true,
-			"per_port_queries": 50, "per_port_interval": "1s", "downstream_queries_per_second": 100}
+		cfg["enforcement"] = topo.Enforcement()
 		cfg["log"] = map[string]any{"level": "warn", "subsystems": map[string]any{"agent": "info", "nft": "info"}}
 	})
 	e.agent = c.StartAgent(e.bin, e.cfg)
@@ -131,15 +126,15 @@ func (e *enfLab) spoof(n int) {
 	fmt.Printf("   in %v each spoofer sent about %d datagrams; reached the server: spoof-ip %d, spoof-mac %d, spoof-moved %d\n",
 		time.Since(sent).Round(100*time.Millisecond), per, e.up.Count("spoof-ip"), e.up.Count("spoof-mac"), e.up.Count("spoof-moved"))
 	fmt.Printf("   dropped by the ruleset: ipv4_source_sub0 %d, ipv4_source_sub1 %d; reported to the agent (once per source per 30 s): %d\n",
-		enfCounter(e.d, c.Card, "netdev", "ipv4_source_sub0"), enfCounter(e.d, c.Card, "netdev", "ipv4_source_sub1"),
-		enfCounter(e.d, c.Card, "netdev", "reported_sub0")+enfCounter(e.d, c.Card, "netdev", "reported_sub1"))
+		topo.NFTCounter(e.d, c.Card, "netdev", "ipv4_source_sub0"), topo.NFTCounter(e.d, c.Card, "netdev", "ipv4_source_sub1"),
+		topo.NFTCounter(e.d, c.Card, "netdev", "reported_sub0")+topo.NFTCounter(e.d, c.Card, "netdev", "reported_sub1"))
 	fmt.Printf("   the agent asked the server about each reported source: refused %v, confirmed %v (none: the server places alice on sub0 with her own MAC)\n",
 		e.stat("Enforcement", "Verify", "Refused"), e.stat("Enforcement", "Verify", "Confirmed"))
 }
 
 func (e *enfLab) restart(n int) {
 	step("%d. The agent is killed (kill -9) and restarted: no reboot, the kernel keeps the ruleset", n)
-	enfKill(e.agent)
+	e.agent.Kill()
 	down := time.Now()
 	before := e.up.Count("alice")
 	e.agent = e.c.StartAgent(e.bin, e.cfg)
@@ -157,14 +152,8 @@ func (e *enfLab) reboot(n int) {
 	step("%d. The card reboots: rules, routes and neighbours gone, forwarding off; the agent starts with an empty table. Carol stays silent", n)
 	c := e.c
 	e.carolDH.Signal(syscall.SIGKILL) // carol keeps her address and sends nothing
-	enfKill(e.agent)
-	c.Card.MustExec("sysctl", "-qw", "net.ipv4.ip_forward=0")
-	c.Card.MustExec("nft", "delete", "table", "netdev", "leaseguard")
-	c.Card.MustExec("nft", "delete", "table", "ip", "leaseguard")
-	c.Card.MustIP("route", "flush", "proto", "108")
-	for _, p := range []string{"sub0", "sub1"} {
-		c.Card.MustIP("neigh", "flush", "dev", p, "nud", "all")
-	}
+	e.agent.Kill()
+	c.WipeCard()
 	start := time.Now()
 	e.agent = c.StartAgent(e.bin, e.cfg)
 	ready := time.Since(start)
@@ -192,31 +181,28 @@ func (e *enfLab) expire(n int) {
 		time.Sleep(50 * time.Millisecond) // polling a demo, not a test
 	}
 	fmt.Printf("   bob renewed by unicast: relayed by leaseguard; copies dropped instead of forwarded: %d\n",
-		enfCounter(e.d, e.c.Card, "ip", "forwarded_dhcp_sub1"))
+		topo.NFTCounter(e.d, e.c.Card, "ip", "forwarded_dhcp_sub1"))
 	end := e.leaseEnd(e.bobIP)
 	e.bobUD.Signal(syscall.SIGKILL) // nobody renews; bob keeps his address and keeps sending
-	enfKill(e.agent)
+	e.agent.Kill()
 	fmt.Printf("   agent killed at %s; bob's lease ends at %s\n", time.Now().Format("15:04:05.000"), end.Format("15:04:05"))
 	time.Sleep(time.Until(end) + time.Second) // the kernel's clock at work: a demo, not a test
-	n, drops := e.up.Count("bob"), enfCounter(e.d, e.c.Card, "netdev", "ipv4_source_sub1")
+	n, drops := e.up.Count("bob"), topo.NFTCounter(e.d, e.c.Card, "netdev", "ipv4_source_sub1")
 	time.Sleep(time.Second)
 	fmt.Printf("   bob's last datagram reached the server at %s; a second later: %d more of his arrived, sub1's drop counter grew by %d (bob's and carol's spoofs)\n",
-		e.up.Last("bob").Format("15:04:05.000"), e.up.Count("bob")-n, enfCounter(e.d, e.c.Card, "netdev", "ipv4_source_sub1")-drops)
+		e.up.Last("bob").Format("15:04:05.000"), e.up.Count("bob")-n, topo.NFTCounter(e.d, e.c.Card, "netdev", "ipv4_source_sub1")-drops)
 }
 
 // leaseEnd is when the agent's binding of ip expires.
 func (e *enfLab) leaseEnd(ip netip.Addr) time.Time {
-	bs, err := e.agent.Table()
+	b, ok, err := e.agent.Binding(ip)
 	if err != nil {
 		e.d.Fatalf("table: %v", err)
 	}
-	for _, b := range bs {
-		if b.IP == ip {
-			return b.Expiry
-		}
+	if !ok {
+		e.d.Fatalf("no binding of %v", ip)
 	}
-	e.d.Fatalf("no binding of %v", ip)
-	return time.Time{}
+	return b.Expiry
 }
 
 func (e *enfLab) spoofed() int {
@@ -225,16 +211,10 @@ func (e *enfLab) spoofed() int {
 
 // stat reads a number from the agent's stats by its JSON path.
 func (e *enfLab) stat(path ...string) float64 {
-	m, err := e.agent.Stats()
+	f, err := e.agent.Stat(path...)
 	if err != nil {
-		e.d.Fatalf("stats: %v", err)
+		e.d.Fatalf("%v", err)
 	}
-	var v any = m
-	for _, k := range path {
-		obj, _ := v.(map[string]any)
-		v = obj[k]
-	}
-	f, _ := v.(float64)
 	return f
 }
 
@@ -250,24 +230,6 @@ func (e *enfLab) waitStat(what string, want float64, path ...string) {
 		time.Sleep(50 * time.Millisecond) // polling a demo, not a test
 	}
 	e.d.Fatalf("%s: not within %v", what, enfTimeout)
-}
-
-func enfKill(a *topo.Agent) {
-	a.Signal(syscall.SIGKILL)
-	<-a.Done()
-}
-
-var packetsRE = regexp.MustCompile(`packets ([0-9]+)`)
-
-// enfCounter reads a named counter of leaseguard's table of family.
-func enfCounter(d *demo, ns *lab.NS, family, name string) int {
-	out := ns.MustExec("nft", "list", "counter", family, "leaseguard", name)
-	m := packetsRE.FindStringSubmatch(out)
-	if m == nil {
-		d.Fatalf("counter %s: %q", name, out)
-	}
-	v, _ := strconv.Atoi(m[1])
-	return v
 }
 
 // enfRun prints a command run in ns and its output (cut).
