@@ -12,9 +12,10 @@
 // every block around it, lengthening each link of the chain. bpi/bench.sh
 // on the 2-vCPU EPYC dev VM, beside `openssl speed -evp aes-128-cbc` in
 // the same run, measured that library path at 68-88 % of OpenSSL for
-// 64-1500 byte frames (512 B: 68 %); this package at 122-256 % (one chain
-// continued across calls as openssl speed does: 96-113 %), and two frames
-// interleaved by EncryptCBCPair at 213-274 %. Figures: bpi/README.md
+// 64-1500 byte frames (512 B: 68 %). This package: 119-244 % per frame
+// (frames start from the same IV, so short ones overlap), 93-132 % with
+// one chain continued across calls as openssl speed does, and 198-248 %
+// for two frames interleaved by EncryptCBCPair. Figures: bpi/README.md
 // "Throughput". Key expansion stays in Go and is tested against crypto/aes.
 package aescbc
 
