@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -74,10 +73,12 @@ func (e *enforcer) carryOver(now time.Time) int {
 	}
 	for _, el := range elems {
 		ip := el.IP.Unmap()
-		if _, known := e.state[ip]; known || !ports[el.Port] {
+		// The allowed set's keys hold 6-byte MACs: the length check only
+		// guards the conversion.
+		if _, known := e.state[ip]; known || !ports[el.Port] || len(el.MAC) != 6 {
 			continue
 		}
-		p := programmed{iface: el.Port, mac: el.MAC, expires: el.Expires, applied: now, carried: true}
+		p := programmed{iface: el.Port, mac: [6]byte(el.MAC), expires: el.Expires, applied: now, carried: true}
 		e.state[ip], e.carried[ip] = p, p
 	}
 	return len(elems)
@@ -106,7 +107,7 @@ func (e *enforcer) reconcileForwarding() {
 	var stale []fwd.Binding
 	for _, b := range owned {
 		p, ok := e.state[b.IP]
-		if ok && p.iface == b.Port && bytes.Equal(p.mac, b.MAC) {
+		if ok && p.iface == b.Port && p.isMAC(b.MAC) {
 			have[b.IP] = b
 			continue
 		}

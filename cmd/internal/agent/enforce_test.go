@@ -274,7 +274,7 @@ func TestConfirmCarried(t *testing.T) {
 	ip := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	carried := map[netip.Addr]programmed{}
 	for _, s := range []string{"192.168.10.100", "192.168.10.101", "192.168.10.102", "192.168.10.103"} {
-		carried[ip(s)] = programmed{iface: cableIface, mac: macA, carried: true}
+		carried[ip(s)] = programmed{iface: cableIface, mac: [6]byte(macA), carried: true}
 	}
 	q := &fakeQuerier{onResult: a.onResult, answers: map[netip.Addr]engine.Result{
 		ip("192.168.10.100"): active(ip("192.168.10.100"), macA, cable, time.Hour),

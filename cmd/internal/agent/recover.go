@@ -72,7 +72,7 @@ func confirmCarried(ctx context.Context, q querier, install func(engine.Result),
 		p := carried[ip]
 		o := carryOutcome{ip: ip, verdict: carryRefuted}
 		switch {
-		case matches(t, ifaces, ip, p.iface, p.mac):
+		case matches(t, ifaces, ip, p.iface, p.mac[:]):
 			o.verdict = carryConfirmed
 		case err != nil && !errors.Is(err, engine.ErrRestricted):
 			o.verdict = carryUnanswered
