@@ -48,8 +48,8 @@ func (m mapKey) key() Key {
 	return k
 }
 
-// cacheEntry is kept small (64 bytes plus, for an ACTIVE, the binding):
-// BenchmarkCacheMemory gives the bytes per cached answer. Per-server
+// cacheEntry is kept small (64 bytes plus, for an ACTIVE, the stored
+// binding): BenchmarkCacheMemory gives the bytes per cached answer. Per-server
 // answers are not kept; SubmitFresh asks again for the operator.
 type cacheEntry struct {
 	key     mapKey
@@ -58,7 +58,7 @@ type cacheEntry struct {
 	idx     int32       // in the heap
 	at      int64       // since the epoch: when the answer was decided
 	expires int64       // since the epoch; 0: until dropped (UNASSIGNED)
-	binding *lq.Binding // ACTIVE, and UNASSIGNED not by IP; else rebuilt from the key
+	binding *storedBinding // ACTIVE, and UNASSIGNED not by IP; else rebuilt from the key
 }
 
 func newAnswerCache(max int) answerCache {
@@ -153,7 +153,8 @@ func (h *cacheHeap) Pop() any {
 
 // compactBinding copies b with all its bytes in one allocation of their
 // exact size: a decoded reply's slices share an arena as large as the
-// whole packet, which a long-lived cache entry should not keep.
+// whole packet, which a long-lived cache entry should not keep. It keeps
+// what storedBinding cannot hold exactly, and copies it out again.
 func compactBinding(b *lq.Binding) *lq.Binding {
 	n := len(b.HWAddr) + len(b.ClientID) + len(b.VendorClass)
 	for _, so := range b.AgentInfo {

@@ -261,7 +261,7 @@ func (e *Engine) cacheResult(res *Result, w *attempt, now time.Time) {
 		ent.expires = e.cache.stamp(now.Add(e.cfg.UnknownTTL))
 	}
 	if res.Type == lq.LeaseActive || (res.Type == lq.LeaseUnassigned && res.Key.Kind != lq.ByIP) {
-		ent.binding = compactBinding(&w.binding)
+		ent.binding = storeBinding(&w.binding, w.answeredAt)
 	}
 	e.cache.put(ent)
 }
@@ -273,7 +273,7 @@ func (e *Engine) cachedResult(ent *cacheEntry) Result {
 	res := Result{Key: key, Query: key.Query(), Type: ent.typ, Server: e.servers[ent.server].addr, Cached: true, At: e.cache.time(ent.at)}
 	switch {
 	case ent.binding != nil:
-		res.Binding = *ent.binding
+		res.Binding = ent.binding.binding()
 	case ent.typ == lq.LeaseUnassigned:
 		res.Binding = lq.Binding{IP: key.IP, Server: res.Server}
 	}
