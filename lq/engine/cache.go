@@ -54,10 +54,10 @@ func (m mapKey) key() Key {
 type cacheEntry struct {
 	key     mapKey
 	typ     lq.MessageType
-	server  uint8       // index in Config.Servers
-	idx     int32       // in the heap
-	at      int64       // since the epoch: when the answer was decided
-	expires int64       // since the epoch; 0: until dropped (UNASSIGNED)
+	server  uint8          // index in Config.Servers
+	idx     int32          // in the heap
+	at      int64          // since the epoch: when the answer was decided
+	expires int64          // since the epoch; 0: until dropped (UNASSIGNED)
 	binding *storedBinding // ACTIVE, and UNASSIGNED not by IP; else rebuilt from the key
 }
 

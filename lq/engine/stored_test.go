@@ -33,9 +33,9 @@ func TestStoredBindingRoundTrip(t *testing.T) {
 	full := lq.Binding{IP: netip.MustParseAddr("10.1.2.3"), HType: 1, HWAddr: []byte{2, 0, 0, 0, 0, 1},
 		ClientID: []byte{1, 2, 0, 0, 0, 0, 1}, Expiry: now.Add(time.Hour), T1: now.Add(30 * time.Minute),
 		T2: now.Add(50 * time.Minute), LastTransaction: now.Add(-time.Minute),
-		AgentInfo:     lq.AgentInfo{{Code: 1, Data: []byte("lc0/sub0")}, {Code: 5, Data: []byte{}}, {Code: 12, Data: nil}},
-		VendorClass:   []byte{}, AssociatedIPs: []netip.Addr{netip.MustParseAddr("10.1.2.4")},
-		Server:        netip.MustParseAddr("10.0.0.1")}
+		AgentInfo:   lq.AgentInfo{{Code: 1, Data: []byte("lc0/sub0")}, {Code: 5, Data: []byte{}}, {Code: 12, Data: nil}},
+		VendorClass: []byte{}, AssociatedIPs: []netip.Addr{netip.MustParseAddr("10.1.2.4")},
+		Server: netip.MustParseAddr("10.0.0.1")}
 	for _, tc := range []struct {
 		name    string
 		b       lq.Binding
