@@ -13,7 +13,7 @@ import (
 // UNASSIGNED until NoteLease, UNKNOWN for Config.UnknownTTL. It is bounded:
 // when full, the entry closest to expiry makes room.
 type answerCache struct {
-	m         map[mapKey]*cacheEntry
+	m         keyMap[*cacheEntry]
 	h         cacheHeap
 	max       int
 	evictions uint64
@@ -62,7 +62,7 @@ type cacheEntry struct {
 }
 
 func newAnswerCache(max int) answerCache {
-	return answerCache{m: make(map[mapKey]*cacheEntry), max: max}
+	return answerCache{m: newKeyMap[*cacheEntry](), max: max}
 }
 
 // stamp is t as an offset from the epoch, never 0 (0 means never).
@@ -76,7 +76,7 @@ func (c *answerCache) stamp(t time.Time) int64 {
 func (c *answerCache) time(stamp int64) time.Time { return c.epoch.Add(time.Duration(stamp)) }
 
 func (c *answerCache) get(k Key, now time.Time) *cacheEntry {
-	ent := c.m[k.mapKey()]
+	ent, _ := c.m.get(k.mapKey())
 	if ent != nil && ent.expired(c.stamp(now)) {
 		c.remove(ent)
 		return nil
@@ -90,23 +90,23 @@ func (ent *cacheEntry) expired(now int64) bool {
 
 // put stores ent, replacing any entry for the same key.
 func (c *answerCache) put(ent cacheEntry) {
-	if old := c.m[ent.key]; old != nil {
+	if old, _ := c.m.get(ent.key); old != nil {
 		ent.idx = old.idx
 		*old = ent
 		heap.Fix(&c.h, int(old.idx))
 		return
 	}
-	if len(c.m) >= c.max {
+	if c.m.len() >= c.max {
 		c.evictions++
 		c.remove(c.h[0])
 	}
 	p := &ent
-	c.m[ent.key] = p
+	c.m.set(ent.key, p)
 	heap.Push(&c.h, p)
 }
 
 func (c *answerCache) drop(k Key) bool {
-	ent := c.m[k.mapKey()]
+	ent, _ := c.m.get(k.mapKey())
 	if ent != nil {
 		c.remove(ent)
 	}
@@ -122,7 +122,7 @@ func (c *answerCache) purge(now time.Time) {
 }
 
 func (c *answerCache) remove(ent *cacheEntry) {
-	delete(c.m, ent.key)
+	c.m.delete(ent.key)
 	heap.Remove(&c.h, int(ent.idx))
 }
 

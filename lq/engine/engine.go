@@ -70,7 +70,7 @@ type Engine struct {
 	live      int              // requests not yet released
 	deadlines deadlineHeap
 	cache     answerCache
-	owners    map[mapKey]uint8 // server index of the last ACTIVE or UNASSIGNED answer
+	owners    keyMap[uint8] // server index of the last ACTIVE or UNASSIGNED answer
 
 	tx             []Transmit
 	results, spare []Result
@@ -94,7 +94,7 @@ func New(cfg Config, rnd func() float64) (*Engine, error) {
 		byAddr:   make(map[netip.Addr]*server, len(cfg.Servers)),
 		inflight: make(map[Key]*request),
 		cache:    newAnswerCache(cfg.MaxCacheEntries),
-		owners:   make(map[mapKey]uint8),
+		owners:   newKeyMap[uint8](),
 	}
 	for i, addr := range cfg.Servers {
 		s := &server{addr: addr, idx: i, xids: make(map[uint32]*attempt), ssthresh: float64(cfg.MaxWindow)}
@@ -171,7 +171,7 @@ func (e *Engine) start(key Key, now time.Time, useOwner bool) *request {
 	req := &request{key: key, query: key.Query(), attempts: make([]*attempt, len(e.servers)), owner: -1}
 	e.inflight[key] = req
 	e.live++
-	if i, ok := e.owners[key.mapKey()]; ok && useOwner && e.servers[i].armed {
+	if i, ok := e.owners.get(key.mapKey()); ok && useOwner && e.servers[i].armed {
 		req.owner = int(i)
 		e.ask(req, e.servers[i], now)
 		return req

@@ -48,8 +48,8 @@ func (e *Engine) check() error {
 	if e.live < len(e.inflight) || e.live > e.cfg.MaxPending {
 		return fmt.Errorf("live %d, in flight %d, MaxPending %d", e.live, len(e.inflight), e.cfg.MaxPending)
 	}
-	if len(e.cache.m) != len(e.cache.h) || len(e.cache.m) > e.cfg.MaxCacheEntries {
-		return fmt.Errorf("cache: %d entries, heap %d, max %d", len(e.cache.m), len(e.cache.h), e.cfg.MaxCacheEntries)
+	if e.cache.m.len() != len(e.cache.h) || e.cache.m.len() > e.cfg.MaxCacheEntries {
+		return fmt.Errorf("cache: %d entries, heap %d, max %d", e.cache.m.len(), len(e.cache.h), e.cfg.MaxCacheEntries)
 	}
 	return nil
 }

@@ -90,13 +90,19 @@ func (e *Engine) record(a *attempt, r *lq.Reply, now time.Time) {
 		s.n.Unknown++
 	}
 	if r.Type == lq.LeaseUnknown {
-		if k := a.req.key.mapKey(); e.owners[k] == uint8(s.idx) {
-			delete(e.owners, k)
+		if k := a.req.key.mapKey(); ownerIs(&e.owners, k, s.idx) {
+			e.owners.delete(k)
 		}
 		return
 	}
 	a.binding = r.Binding(now, s.addr)
 	e.rememberOwner(a)
+}
+
+// ownerIs reports whether the owner memory names server idx for k.
+func ownerIs(owners *keyMap[uint8], k mapKey, idx int) bool {
+	i, ok := owners.get(k)
+	return ok && int(i) == idx
 }
 
 // rememberOwner notes that a's server manages the answer's address (RFC
@@ -108,8 +114,8 @@ func (e *Engine) rememberOwner(a *attempt) {
 	keys := appendKeys(append(buf[:0], a.req.key), &a.binding, a.answer == lq.LeaseActive)
 	for _, k := range keys {
 		mk := k.mapKey()
-		if _, ok := e.owners[mk]; ok || len(e.owners) < e.cfg.MaxCacheEntries {
-			e.owners[mk] = uint8(a.srv.idx)
+		if _, ok := e.owners.get(mk); ok || e.owners.len() < e.cfg.MaxCacheEntries {
+			e.owners.set(mk, uint8(a.srv.idx))
 		}
 	}
 }

@@ -89,8 +89,8 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	st := e.n
 	st.Live, st.Room = e.live, e.Room()
-	st.CacheEntries, st.CacheEvictions = len(e.cache.m), e.cache.evictions
-	st.Owners = len(e.owners)
+	st.CacheEntries, st.CacheEvictions = e.cache.m.len(), e.cache.evictions
+	st.Owners = e.owners.len()
 	st.Servers = make([]ServerStats, len(e.servers))
 	for i, s := range e.servers {
 		st.Servers[i] = ServerStats{
