@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 )
 
 // runCounter distinguishes the labs of one test binary.
@@ -54,9 +55,15 @@ func New(t TB) *Lab {
 	return l
 }
 
-// SkipUnlessRoot skips t unless it runs as root with iproute2 available.
+// SkipUnlessRoot skips t unless it runs as root with iproute2 available,
+// and in -short mode: the cross-architecture unit runs (`make
+// cross-unit-test`, test binaries under qemu-user, whose system-call
+// emulation does not carry netlink) are -short.
 func SkipUnlessRoot(t TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no network namespace tests")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces")
 	}

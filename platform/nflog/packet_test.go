@@ -134,7 +134,8 @@ func TestParsePacketErrors(t *testing.T) {
 		{"short", []byte{1, 2}, "shorter than the 4-byte nfgenmsg"},
 		{"truncated attribute", append([]byte{0, 0, 0, 5}, 8, 0, 1, 0), "nflog packet"},
 		{"hwaddr length", badHW, "exceeds 8"},
-		{"ifindex size", append([]byte{0, 0, 0, 5}, 6, 0, attrIfIndexIn, 0, 1, 2, 0, 0), "want 4"},
+		// Attribute headers are in host byte order (big-endian on mips).
+		{"ifindex size", append(binary.NativeEndian.AppendUint16(binary.NativeEndian.AppendUint16([]byte{0, 0, 0, 5}, 6), attrIfIndexIn), 1, 2, 0, 0), "want 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
