@@ -38,7 +38,7 @@ func drive(e *Engine, start, until time.Time, each func(now time.Time, txs []Tra
 		txs := e.Poll(now)
 		each(now, txs, e.Results())
 		next := e.NextDeadline()
-		if next.IsZero() || next.After(until) || (len(e.deadlines) == 0 && len(e.inflight) == 0) {
+		if next.IsZero() || next.After(until) || (len(e.deadlines) == 0 && len(e.inflight.m) == 0) {
 			return
 		}
 		for !keepAlive.After(next) {

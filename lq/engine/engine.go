@@ -66,8 +66,8 @@ type Engine struct {
 	rnd       func() float64
 	servers   []*server
 	byAddr    map[netip.Addr]*server
-	inflight  map[Key]*request // not yet decided
-	live      int              // requests not yet released
+	inflight  burstMap[Key, *request] // not yet decided
+	live      int                     // requests not yet released
 	deadlines deadlineHeap
 	cache     answerCache
 	owners    keyMap[uint8] // server index of the last ACTIVE or UNASSIGNED answer
@@ -92,12 +92,12 @@ func New(cfg Config, rnd func() float64) (*Engine, error) {
 		cfg:      cfg,
 		rnd:      rnd,
 		byAddr:   make(map[netip.Addr]*server, len(cfg.Servers)),
-		inflight: make(map[Key]*request),
+		inflight: newBurstMap[Key, *request](),
 		cache:    newAnswerCache(cfg.MaxCacheEntries),
 		owners:   newKeyMap[uint8](),
 	}
 	for i, addr := range cfg.Servers {
-		s := &server{addr: addr, idx: i, xids: make(map[uint32]*attempt), ssthresh: float64(cfg.MaxWindow)}
+		s := &server{addr: addr, idx: i, xids: newBurstMap[uint32, *attempt](), ssthresh: float64(cfg.MaxWindow)}
 		s.restartWindow(&cfg)
 		e.servers = append(e.servers, s)
 		e.byAddr[addr] = s
@@ -140,7 +140,7 @@ func (e *Engine) submit(now time.Time, q lq.Query, fresh bool) (Ticket, error) {
 		e.n.CacheHits++
 		return Ticket{Key: key, Cached: true, Result: e.cachedResult(ent)}, nil
 	}
-	if req, ok := e.inflight[key]; ok {
+	if req, ok := e.inflight.m[key]; ok {
 		e.n.Merged++
 		req.awaitAll = req.awaitAll || fresh
 		return Ticket{Key: key, Merged: true}, nil
@@ -169,7 +169,7 @@ func (e *Engine) subscriber(ip netip.Addr) bool {
 func (e *Engine) start(key Key, now time.Time, useOwner bool) *request {
 	e.n.Submitted++
 	req := &request{key: key, query: key.Query(), attempts: make([]*attempt, len(e.servers)), owner: -1}
-	e.inflight[key] = req
+	e.inflight.set(key, req)
 	e.live++
 	if i, ok := e.owners.get(key.mapKey()); ok && useOwner && e.servers[i].armed {
 		req.owner = int(i)
@@ -194,7 +194,7 @@ func (e *Engine) fanOut(req *request, now time.Time) int {
 
 func (e *Engine) ask(req *request, s *server, now time.Time) {
 	a := &attempt{req: req, srv: s, state: statePending, queuedAt: now, heapIdx: -1, xid: e.newXID(s)}
-	s.xids[a.xid] = a
+	s.xids.set(a.xid, a)
 	s.pending.pushBack(a)
 	req.attempts[s.idx] = a
 	req.live++
@@ -206,7 +206,7 @@ func (e *Engine) ask(req *request, s *server, now time.Time) {
 func (e *Engine) newXID(s *server) uint32 {
 	x := uint32(e.random() * (1 << 32))
 	for tries := 0; ; tries++ {
-		if _, taken := s.xids[x]; !taken {
+		if _, taken := s.xids.m[x]; !taken {
 			return x
 		}
 		if tries < 3 {

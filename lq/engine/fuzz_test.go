@@ -28,7 +28,7 @@ func (e *Engine) check() error {
 			n := 0
 			for a := l.list.head; a != nil; a = a.next {
 				n++
-				if a.state != l.state || a.srv != s || s.xids[a.xid] != a {
+				if a.state != l.state || a.srv != s || s.xids.m[a.xid] != a {
 					return fmt.Errorf("%v: attempt %#x in the wrong list or unindexed (state %d)", s.addr, a.xid, a.state)
 				}
 				if (a.state == stateOutstanding) != (a.heapIdx >= 0) {
@@ -45,8 +45,8 @@ func (e *Engine) check() error {
 			return fmt.Errorf("deadline heap: index %d holds %d", i, a.heapIdx)
 		}
 	}
-	if e.live < len(e.inflight) || e.live > e.cfg.MaxPending {
-		return fmt.Errorf("live %d, in flight %d, MaxPending %d", e.live, len(e.inflight), e.cfg.MaxPending)
+	if e.live < len(e.inflight.m) || e.live > e.cfg.MaxPending {
+		return fmt.Errorf("live %d, in flight %d, MaxPending %d", e.live, len(e.inflight.m), e.cfg.MaxPending)
 	}
 	if e.cache.m.len() != len(e.cache.h) || e.cache.m.len() > e.cfg.MaxCacheEntries {
 		return fmt.Errorf("cache: %d entries, heap %d, max %d", e.cache.m.len(), len(e.cache.h), e.cfg.MaxCacheEntries)
@@ -85,10 +85,10 @@ func fuzzBody(t *testing.T, ops []byte) {
 			t.Fatalf("after op %d(%d): %v", op, arg, err)
 		}
 	}
-	for end := h.now.Add(24 * time.Hour); len(e.inflight) > 0 && h.now.Before(end); {
+	for end := h.now.Add(24 * time.Hour); len(e.inflight.m) > 0 && h.now.Before(end); {
 		next := e.NextDeadline()
 		if next.IsZero() {
-			t.Fatalf("%d queries in flight with nothing scheduled: %+v", len(e.inflight), e.Stats())
+			t.Fatalf("%d queries in flight with nothing scheduled: %+v", len(e.inflight.m), e.Stats())
 		}
 		if !next.After(h.now) && len(e.Poll(h.now)) == 0 {
 			t.Fatalf("deadline %v due but Poll does nothing: %+v", next.Sub(t0), e.Stats())

@@ -28,7 +28,7 @@ func (e *Engine) HandleReply(now time.Time, from netip.Addr, r lq.Reply) {
 	}
 	// Any leasequery answer shows that s supports leasequery (RFC 4388 §6.7).
 	e.arm(s, now)
-	a := s.xids[r.XID]
+	a := s.xids.m[r.XID]
 	switch {
 	case a == nil:
 		s.n.UnknownXID++
@@ -141,7 +141,7 @@ func (e *Engine) settle(req *request, now time.Time) {
 		return
 	}
 	req.done = true
-	delete(e.inflight, req.key)
+	e.inflight.delete(req.key)
 	req.winner = req.best()
 	e.cancelPending(req)
 	e.deliver(req, now, false)
@@ -216,7 +216,7 @@ func (e *Engine) release(req *request) {
 	}
 	for _, a := range req.attempts {
 		if a != nil {
-			delete(a.srv.xids, a.xid)
+			a.srv.xids.delete(a.xid)
 		}
 	}
 	e.live--

@@ -49,7 +49,7 @@ type Runner struct {
 
 	mu         sync.Mutex // guards everything below
 	eng        *Engine
-	waiters    map[Key][]chan Result
+	waiters    burstMap[Key, []chan Result]
 	freed      chan struct{} // closed (and replaced) when Room grows
 	room       int           // Room at the last step
 	sendErrors uint64
@@ -67,7 +67,7 @@ func NewRunner(eng *Engine, cfg RunnerConfig) (*Runner, error) {
 	return &Runner{
 		cfg: cfg, log: log, eng: eng,
 		ready: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
-		waiters: make(map[Key][]chan Result), freed: make(chan struct{}),
+		waiters: newBurstMap[Key, []chan Result](), freed: make(chan struct{}),
 	}, nil
 }
 
@@ -114,10 +114,10 @@ func (r *Runner) step() time.Time {
 		if res.Update {
 			continue
 		}
-		for _, ch := range r.waiters[res.Key] {
+		for _, ch := range r.waiters.m[res.Key] {
 			deliveries = append(deliveries, delivery{ch, res})
 		}
-		delete(r.waiters, res.Key)
+		r.waiters.delete(res.Key)
 	}
 	if room := r.eng.Room(); room > r.room {
 		close(r.freed)
@@ -185,7 +185,7 @@ func (r *Runner) query(ctx context.Context, q lq.Query, submit func(*Engine, tim
 	r.mu.Lock()
 	tk, err := submit(r.eng, time.Now(), q)
 	if err == nil && !tk.Cached {
-		r.waiters[tk.Key] = append(r.waiters[tk.Key], ch)
+		r.waiters.set(tk.Key, append(r.waiters.m[tk.Key], ch))
 	}
 	r.mu.Unlock()
 	switch {
@@ -211,7 +211,7 @@ func (r *Runner) query(ctx context.Context, q lq.Query, submit func(*Engine, tim
 func (r *Runner) forget(k Key, ch chan Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	list := r.waiters[k]
+	list := r.waiters.m[k]
 	for i, c := range list {
 		if c == ch {
 			list = append(list[:i], list[i+1:]...)
@@ -219,10 +219,10 @@ func (r *Runner) forget(k Key, ch chan Result) {
 		}
 	}
 	if len(list) == 0 {
-		delete(r.waiters, k)
+		r.waiters.delete(k)
 		return
 	}
-	r.waiters[k] = list
+	r.waiters.set(k, list)
 }
 
 // NoteLease tells the engine that gleaning saw a lease on ip.
@@ -243,5 +243,5 @@ type RunnerStats struct {
 func (r *Runner) Stats() RunnerStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return RunnerStats{Stats: r.eng.Stats(), SendErrors: r.sendErrors, Waiters: len(r.waiters)}
+	return RunnerStats{Stats: r.eng.Stats(), SendErrors: r.sendErrors, Waiters: len(r.waiters.m)}
 }

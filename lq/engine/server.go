@@ -27,7 +27,7 @@ type server struct {
 
 	pending     attemptList // queued, oldest first
 	outstanding attemptList // on the wire, in transmission order
-	xids        map[uint32]*attempt
+	xids        burstMap[uint32, *attempt]
 
 	n Counters
 }

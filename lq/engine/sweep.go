@@ -77,7 +77,7 @@ func (sw *sweep) submit(ip netip.Addr) (freed <-chan struct{}) {
 	case errors.Is(err, ErrPendingFull):
 		freed = r.freed
 	case err == nil && !tk.Cached:
-		r.waiters[tk.Key] = append(r.waiters[tk.Key], sw.ch)
+		r.waiters.set(tk.Key, append(r.waiters.m[tk.Key], sw.ch))
 	}
 	r.mu.Unlock()
 	var re *RestrictedError
