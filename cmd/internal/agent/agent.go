@@ -290,7 +290,8 @@ func (a *Agent) Query(ctx context.Context, q lq.Query) (engine.Result, error) {
 }
 
 // sweep asks about every subscriber address once at start-up (RFC 4388
-// recovery after a reboot), then ends.
+// recovery after a reboot), returns the burst's garbage to the system
+// (releaseSweepMemory), then ends.
 func (a *Agent) sweep(ctx context.Context) error {
 	<-a.runner.Ready()
 	for _, p := range a.cfg.Subscriber {
@@ -301,6 +302,7 @@ func (a *Agent) sweep(ctx context.Context) error {
 		a.log.Info("leasequery sweep done", "prefix", p.Prefix, "active", pr.Active,
 			"unassigned", pr.Unassigned, "unknown", pr.Unknown, "failed", pr.Failed)
 	}
+	releaseSweepMemory(a.log)
 	return nil
 }
 
