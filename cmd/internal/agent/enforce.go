@@ -107,7 +107,7 @@ func (a *Agent) newVerifier(reports reportSource) *verifier {
 	}
 	return &verifier{reports: reports, query: a.runner, install: a.onResult, table: a.table,
 		ifaces: interfaces(a.cfg), filter: newQueryFilter(perPort, every, down), trusted: trusted,
-		now: a.opts.Now, log: a.opts.Logs.For("nft"), queue: make(chan nflog.Report, verifyQueue),
+		now: a.opts.Now, log: a.opts.Logs.For("nft"), queue: newReportQueue(verifyQueue),
 		ready: make(chan struct{})}
 }
 

@@ -70,7 +70,7 @@ type verifier struct {
 	log     *slog.Logger
 	spoof   atomic.Pointer[SpoofFunc]
 
-	queue chan nflog.Report
+	queue *reportQueue
 	ready chan struct{}
 	c     verifyCounters
 }
@@ -141,9 +141,7 @@ func (v *verifier) deliver(r nflog.Report) {
 		v.refuse(r, "filtered")
 		return
 	}
-	select {
-	case v.queue <- r:
-	default:
+	if !v.queue.push(r) {
 		v.c.overflow.Add(1)
 		v.refuse(r, "overflow")
 	}
@@ -151,12 +149,11 @@ func (v *verifier) deliver(r nflog.Report) {
 
 func (v *verifier) work(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
+		r, ok := v.queue.pop(ctx)
+		if !ok {
 			return
-		case r := <-v.queue:
-			v.handle(ctx, r)
 		}
+		v.handle(ctx, r)
 	}
 }
 
