@@ -29,3 +29,18 @@ func (b *burstMap[K, V]) delete(k K) {
 		b.m, b.peak = make(map[K]V), 0
 	}
 }
+
+// reuseMax is the largest array a buffer keeps between uses: a burst's
+// (a sweep's results between two steps of the Runner) is let go.
+const reuseMax = 256
+
+// reuse empties s for appending again. Its old elements are cleared, so
+// that they keep nothing alive (a Result's binding shares the bytes of
+// the reply it came in), and an array larger than reuseMax is dropped.
+func reuse[T any](s []T) []T {
+	if cap(s) > reuseMax {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
+}

@@ -61,3 +61,24 @@ func engineHeapAfter(t *testing.T, n, atOnce int) int64 {
 	runtime.KeepAlive(e)
 	return held
 }
+
+// TestReuse: a reused buffer keeps none of its old elements, and a
+// burst's array is let go.
+func TestReuse(t *testing.T) {
+	small := make([]Result, 3, 8)
+	for i := range small[:cap(small)] {
+		small[:cap(small)][i] = Result{Binding: lq.Binding{HWAddr: []byte{1, 2, 3, 4, 5, 6}}}
+	}
+	got := reuse(small)
+	if len(got) != 0 || cap(got) != 8 {
+		t.Fatalf("reuse of a small buffer: len %d cap %d, want 0 8", len(got), cap(got))
+	}
+	for i, r := range got[:cap(got)] {
+		if r.Binding.HWAddr != nil {
+			t.Errorf("element %d still holds %v", i, r.Binding.HWAddr)
+		}
+	}
+	if got := reuse(make([]Result, reuseMax+1)); got != nil {
+		t.Errorf("reuse of a burst's buffer kept its array (cap %d)", cap(got))
+	}
+}

@@ -248,7 +248,7 @@ func (e *Engine) NoteLease(ip netip.Addr) {
 // request, plus Updates. The slice is valid until the next call.
 func (e *Engine) Results() []Result {
 	out := e.results
-	e.results = e.spare[:0]
+	e.results = reuse(e.spare) // the caller is done with them
 	e.spare = out
 	return out
 }

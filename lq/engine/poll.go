@@ -10,7 +10,7 @@ const maxProbeStage = 4
 // timeouts fall due, windows fill. It returns the queries to send now; the
 // slice is valid until the next Poll.
 func (e *Engine) Poll(now time.Time) []Transmit {
-	e.tx = e.tx[:0]
+	e.tx = reuse(e.tx)
 	e.advance(now)
 	e.cache.purge(now)
 	for len(e.deadlines) > 0 && !e.deadlines[0].deadline.After(now) {
@@ -115,7 +115,7 @@ func (e *Engine) settleAll(reqs []*request, now time.Time) {
 		e.settle(req, now)
 		reqs[i] = nil
 	}
-	e.scratch = reqs[:0]
+	e.scratch = reuse(reqs)
 }
 
 // advance expires the timers of servers silent since ServerTimer.

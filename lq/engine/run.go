@@ -102,8 +102,8 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) step() time.Time {
 	r.mu.Lock()
 	now := time.Now()
-	r.txs = append(r.txs[:0], r.eng.Poll(now)...)
-	r.results = append(r.results[:0], r.eng.Results()...)
+	r.txs = append(reuse(r.txs), r.eng.Poll(now)...)
+	r.results = append(reuse(r.results), r.eng.Results()...)
 	type delivery struct {
 		ch  chan Result
 		res *Result
