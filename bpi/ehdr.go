@@ -13,27 +13,40 @@ const (
 const privacyEHLen = 4
 
 // PrivacyVersion is the BPI+ version carried in the privacy element.
-// UNVERIFIED: 1 for BPI+ per Wireshark's field naming; check CM-SP-SECv3.1.
+// UNVERIFIED: Wireshark (packet-docsis.c, hf_docsis_ehdr_ver) shows the
+// 4-bit field but has no table of its values, so nothing public here says
+// that BPI+ puts 1 there; check CM-SP-SECv3.1.
 const PrivacyVersion = 1
 
 // PrivacyEH is the downstream privacy extended header element (type 4,
-// length 4), per Wireshark packet-docsis.c:
+// length 4):
 //
 //	byte 1: KEY_SEQ (bits 7-4) | VERSION (bits 3-0)
 //	bytes 2-3: ENABLE (0x8000) | TOGGLE (0x4000) | SAID (14 bits)
 //	byte 4: reserved
+//
+// Checked against Wireshark epan/dissectors/packet-docsis.c (dissect_ehdr,
+// case EH_BP_DOWN, and the masks of hf_docsis_key_seq 0xF0,
+// hf_docsis_ehdr_ver 0x0F, hf_docsis_bpi_en 0x80, hf_docsis_toggle_bit
+// 0x40, hf_docsis_said 0x3FFF over bytes 2-3, hf_docsis_reserved on byte
+// 4; commit 017d6152): type 4, length 4, this layout and a 14-bit SAID.
+// tshark 4.0.17 reads our elements back field for field, every key
+// sequence, SAIDs 1 to MaxSAID (TestWiresharkReadsDownstream).
 type PrivacyEH struct {
 	KeySeq  uint8 // 0-15
 	Version uint8 // 0-15
 	Enable  bool  // the PDU is encrypted
 	// Toggle marks an odd (true) or even key; we send the low bit of
-	// KeySeq. UNVERIFIED: Wireshark labels the bit "Odd Key"/"Even Key";
-	// check how CM-SP-SECv3.1 ties it to the key sequence.
+	// KeySeq. UNVERIFIED: the bit's position is checked (above) and
+	// Wireshark labels it "Odd Key"/"Even Key" (odd_even_tfs), which fits
+	// the low bit of the sequence, but no public source ties it to KEY_SEQ;
+	// check CM-SP-SECv3.1.
 	Toggle bool
 	SAID   uint16
 }
 
-// MaxSAID is the largest 14-bit SAID.
+// MaxSAID is the largest 14-bit SAID (Wireshark's hf_docsis_said mask
+// 0x3FFF, see PrivacyEH).
 const MaxSAID = 1<<14 - 1
 
 // Append appends the element, type/length byte included.

@@ -95,12 +95,22 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // The HCS is CRC-CCITT (x^16 + x^12 + x^5 + 1) as in ITU-T X.25: reflected,
-// initial value 0xffff, complemented result ("CRC-16/X-25"). It is stored
-// low byte first, as Wireshark's dissector reads it on a little-endian host
-// (g_ntohs of crc16_ccitt compared with the big-endian wire field).
-// UNVERIFIED against CM-SP-MULPIv3.1 (section "MAC Header Format", HCS):
-// the polynomial and parameters match the spec's "CRC-CCITT" wording and
-// Wireshark, but the byte order has not been checked against a capture.
+// initial value 0xffff, complemented result ("CRC-16/X-25"), over FC
+// through the end of the extended header, stored low byte first.
+//
+// Checked against Wireshark epan/dissectors/packet-docsis.c
+// (dissect_hcs_field, commit 017d6152; the same code in
+// plugins/epan/docsis/packet-docsis.c, commit d2d1f793) and
+// wsutil/crc16.c (crc16_ccitt, commit 000ebcb0): the HCS covers the
+// header up to itself, the CRC is the reflected 0x1021 table with seed and
+// final XOR 0xffff, and the field is read big-endian and compared with
+// g_ntohs(crc), i.e. low byte first on the little-endian hosts tshark runs
+// on (on a big-endian host that dissector would expect the other order: the
+// confirmation rests on its little-endian behaviour, which is also the X.25
+// convention of sending the FCS low-order byte first). tshark 4.0.17
+// reports our headers "[correct]" and rejects a wrong or byte-swapped HCS
+// (TestWiresharkReadsDownstream, TestMACHeaderKnownAnswer). Not checked
+// against CM-SP-MULPIv3.1 itself.
 func crc16X25(b []byte) uint16 {
 	crc := uint16(0xffff)
 	for _, c := range b {
