@@ -5,9 +5,10 @@
 // CMTS and a modem. It does no I/O; time and randomness are parameters.
 //
 // Codes, attribute types and layouts follow Wireshark's
-// packet-docsis-macmgmt.c and the notes in shared/notes/bpi.md. Every
-// constant or derivation marked UNVERIFIED has not been checked against
-// CableLabs CM-SP-SECv3.1.
+// packet-docsis-macmgmt.c and the notes in shared/notes/bpi.md, and are
+// cross-checked against tshark reading what we send (wireshark_test.go).
+// Every constant or derivation marked UNVERIFIED has not been checked
+// against CableLabs CM-SP-SECv3.1 or a public implementation.
 package bpkm
 
 import (
@@ -18,15 +19,23 @@ import (
 // AttrType is a BPKM attribute type.
 type AttrType uint8
 
-// Attribute types (notes/bpi.md; 1-4 and 6 from Wireshark only:
-// UNVERIFIED).
+// Attribute types. Every one checked against Wireshark
+// epan/dissectors/packet-docsis-macmgmt.c (the BPKM_* defines and
+// dissect_attrs, commit 0c8b0164; the same numbers in the older
+// plugins/docsis/packet-bpkmattr.c): type numbers, and the value lengths
+// Wireshark accepts (MAC address 6, TEK 8/16/32, Key-Lifetime 4,
+// Key-Sequence 1, HMAC-Digest 20, SAID 2, CBC-IV 8/16, Error-Code 1,
+// Crypto-Suite 2, BPI-Version 1, SA-Type 1; 3-byte type/length header with
+// a 16-bit length). tshark 4.0.17 names each of ours as we do and reads
+// every attribute of the messages we send (TestWiresharkValueTables,
+// TestWiresharkReadsBPKM).
 const (
-	AttrSerialNumber     AttrType = 1  // UNVERIFIED
-	AttrManufacturerID   AttrType = 2  // UNVERIFIED
-	AttrMACAddress       AttrType = 3  // UNVERIFIED
-	AttrRSAPublicKey     AttrType = 4  // UNVERIFIED
-	AttrCMIdentification AttrType = 5  // compound: 1-4
-	AttrDisplayString    AttrType = 6  // UNVERIFIED
+	AttrSerialNumber     AttrType = 1
+	AttrManufacturerID   AttrType = 2 // 3 bytes, an OUI
+	AttrMACAddress       AttrType = 3
+	AttrRSAPublicKey     AttrType = 4 // PKCS#1 RSAPublicKey, DER
+	AttrCMIdentification AttrType = 5 // compound: 1-4
+	AttrDisplayString    AttrType = 6
 	AttrAuthKey          AttrType = 7  // RSA-encrypted AK
 	AttrTEK              AttrType = 8  // wrapped TEK
 	AttrKeyLifetime      AttrType = 9  // 4 bytes, remaining seconds

@@ -18,13 +18,25 @@ import (
 // the modem sends an Auth Request with its identity and RSA public key;
 // the CMTS answers with the AK encrypted under that key (RSAES-OAEP with
 // SHA-1), its lifetime and sequence number, and the modem's SA
-// descriptor. UNVERIFIED: the public key travels here as a PKCS#1
-// RSAPublicKey in the CM-Identification's RSA-Public-Key sub-attribute;
-// real BPI+ modems send an X.509 CM certificate (attribute 18), whose
-// chain this package does not validate. Authorize must stand in for that
-// check.
+// descriptor. The public key travels as a PKCS#1 RSAPublicKey (DER) in
+// the CM-Identification's RSA-Public-Key sub-attribute: checked against
+// Wireshark epan/dissectors/packet-docsis-macmgmt.c (dissect_attrs decodes
+// BPKM_RSA_PUB_KEY with dissect_pkixalgs_RSAPublicKey, commit 0c8b0164;
+// TestRSAPublicKeyIsPKCS1). Wireshark also accepts an Auth-Key of 96, 128
+// or 256 bytes, the RSA-768/1024/2048 ciphertext sizes; that the padding
+// is OAEP with SHA-1 is UNVERIFIED (a dissector cannot see it).
+//
+// Not as a real modem does it: real BPI+ modems also send an X.509 CM
+// certificate (attribute 18), whose chain this package does not validate
+// (Authorize must stand in for that check), and a full CM-Identification
+// (serial number, manufacturer ID, MAC address, public key); ours carries
+// only the MAC address and the key, and the current Wireshark flags a
+// CM-Identification under 126 bytes as too small.
 
-// SAType values of the SA-Descriptor (UNVERIFIED: 0 primary).
+// SAType values of the SA-Descriptor. UNVERIFIED: 0 for the primary SA.
+// Wireshark shows SA-Type (1 byte) with no table of values; IEEE 802.16's
+// PKM, derived from BPI+, numbers 0 primary, 1 static, 2 dynamic
+// (Wireshark's WiMAX dissector, vs_sa_type), which is suggestive only.
 const SATypePrimary = 0
 
 // Authorizer decides whether a modem may have an AK for the public key it

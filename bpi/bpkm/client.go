@@ -36,7 +36,11 @@ func NewKeyClient(mac net.HardwareAddr, said uint16, suite bpi.Suite, ak AuthKey
 var ErrNoAK = errors.New("no authorization key")
 
 // Request encodes a Key Request: CM-Identification (the MAC address), the
-// AK sequence number, the SAID, signed with HMAC_KEY_U.
+// AK sequence number, the SAID, signed with HMAC_KEY_U. The
+// CM-Identification is short of a real modem's (serial number,
+// manufacturer ID, MAC address, RSA public key): the current Wireshark
+// flags one under 126 bytes (see auth.go); our KeyServer needs only the
+// MAC address.
 func (c *KeyClient) Request(id uint8) ([]byte, error) {
 	if len(c.ak.Key) == 0 {
 		return nil, fmt.Errorf("key request from %v: %w", c.mac, ErrNoAK)

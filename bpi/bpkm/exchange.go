@@ -11,7 +11,11 @@ import (
 	"github.com/leaseguard/leaseguard/bpi"
 )
 
-// Error codes of Key Reject and friends (Wireshark's list; UNVERIFIED).
+// Error codes of Key Reject and friends. Checked against Wireshark
+// epan/dissectors/packet-docsis-macmgmt.c (error_code_vals: 0 no
+// information, 1 unauthorized CM, 2 unauthorized SAID, 4 invalid key
+// sequence number, 5 Key Request authentication failure; commit 0c8b0164)
+// and tshark 4.0.17's table (TestWiresharkValueTables).
 const (
 	ErrCodeNoInformation    = 0
 	ErrCodeUnauthorizedCM   = 1

@@ -14,10 +14,14 @@ import (
 )
 
 // AKLen is the length of an authorization key. UNVERIFIED: 20 bytes (160
-// bits) per our reading of BPI+.
+// bits) per our reading of BPI+. Wireshark sees only the RSA-encrypted
+// Auth-Key (96, 128 or 256 bytes), never the AK's own length.
 const AKLen = 20
 
 // DigestLen is the length of the HMAC-Digest attribute (HMAC-SHA1).
+// Checked against Wireshark epan/dissectors/packet-docsis-macmgmt.c
+// (dissect_attrs accepts BPKM_HMAC_DIGEST of exactly 20 bytes, commit
+// 0c8b0164).
 const DigestLen = sha1.Size
 
 // Keys are the keys derived from one AK.
@@ -34,7 +38,12 @@ type Keys struct {
 //	HMAC_KEY_D = SHA1(64 x 0x3A || AK)
 //
 // UNVERIFIED: the pad bytes and truncation are from notes/bpi.md, not yet
-// checked against CM-SP-SECv3.1.
+// checked against CM-SP-SECv3.1. Nothing public settles them: Wireshark's
+// DOCSIS dissectors show keys but derive none, and a search of the public
+// code index for BPI+ KEK/HMAC_KEY derivations found no implementation
+// (IEEE 802.16 PKM descends from BPI+ but is a different specification).
+// The example Key Request and Key Reply of ITU-T J.125 Appendix I would
+// settle it; it was not reachable here.
 func Derive(ak []byte) Keys {
 	var k Keys
 	kek := padHash(0x53, ak)
@@ -57,7 +66,10 @@ func padHash(pad byte, ak []byte) [20]byte {
 
 // WrapTEK encrypts a TEK under the KEK: DES TEKs with two-key 3DES-EDE in
 // ECB mode (K1 = KEK[0:8], K2 = KEK[8:16]), AES TEKs with AES-128-ECB.
-// UNVERIFIED: modes and key split per notes/bpi.md.
+// UNVERIFIED: modes and key split per notes/bpi.md. Wireshark accepts a
+// TEK attribute of 8, 16 or 32 bytes, the size of the TEK itself, which
+// fits an unpadded ECB wrap but cannot tell ECB from another length
+// preserving mode, nor the 3DES key order.
 func WrapTEK(s bpi.Suite, kek [16]byte, tek []byte) ([]byte, error) {
 	return ecb(s, kek, tek, true)
 }
@@ -104,7 +116,8 @@ const digestAttrLen = 3 + DigestLen
 // Sign encodes m with an HMAC-Digest attribute appended last, computed
 // with key over the encoded message before that attribute (header
 // included, its Length counting the digest). UNVERIFIED: the digest's
-// coverage and position.
+// coverage and position. Wireshark reads our digest as the last attribute
+// (20 bytes) without checking it; nothing public here computes one.
 func Sign(b []byte, m Message, key [20]byte) ([]byte, error) {
 	start := len(b)
 	m.Attrs = append(m.Attrs[:len(m.Attrs):len(m.Attrs)], Attr{AttrHMACDigest, make([]byte, DigestLen)})

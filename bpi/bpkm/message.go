@@ -8,7 +8,9 @@ import (
 // Code is the BPKM message code.
 type Code uint8
 
-// BPKM codes (notes/bpi.md).
+// BPKM codes. Checked against Wireshark
+// epan/dissectors/packet-docsis-macmgmt.c (code_field_vals, commit
+// 0c8b0164) and tshark 4.0.17's table (TestWiresharkValueTables).
 const (
 	AuthRequest  Code = 4
 	AuthReply    Code = 5
@@ -24,7 +26,9 @@ const (
 	SAMapReject  Code = 15
 )
 
-// MAC management message types that carry BPKM messages.
+// MAC management message types that carry BPKM messages. Checked against
+// Wireshark epan/dissectors/packet-docsis-macmgmt.c (MGT_BPKM_REQ 12,
+// MGT_BPKM_RSP 13, commit 0c8b0164) and tshark 4.0.17's table (TestWiresharkValueTables).
 const (
 	TypeBPKMReq = 12 // modem to CMTS
 	TypeBPKMRsp = 13 // CMTS to modem

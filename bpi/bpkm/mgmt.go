@@ -10,20 +10,39 @@ import (
 )
 
 // A MAC management message is a packet PDU-like body after a MAC header
-// with FC_TYPE 11, FC_PARM 00001 (Wireshark packet-docsis-mgmt.c):
+// with FC_TYPE 11, FC_PARM 00001:
 //
 //	DA (6) | SA (6) | msg LEN (2) | DSAP (1) = 0 | SSAP (1) = 0 |
 //	control (1) = 0x03 | version (1) | type (1) | reserved (1) |
 //	payload | CRC-32 (4)
 //
-// msg LEN counts DSAP through the end of the payload. UNVERIFIED: that
-// LEN excludes the CRC, that the CRC is stored low byte first like the
-// packet PDU CRC, and that BPKM uses version 1.
+// msg LEN counts DSAP through the end of the payload, not the CRC.
+//
+// Checked against Wireshark epan/dissectors/packet-docsis-macmgmt.c
+// (dissect_macmgmt, commit 0c8b0164): the field offsets, msg LEN read as
+// "DSAP to end" with the payload taken as msg LEN - 6 bytes from byte 20,
+// and dissect_bpkmreq/dissect_bpkmrsp flagging a BPKM Length that does
+// not fill that payload exactly (so a msg LEN counting the CRC would be
+// flagged); Wireshark's field labels give DSAP 0x00, SSAP 0x00, control
+// 0x03 (hf_docsis_mgt_dsap/ssap/control in plugins/docsis/
+// packet-macmgmt.c). packet-docsis.c (dissect_docsis) passes the frame to
+// it for FC_TYPE 11, FC_PARM 1 (FCPARM_MAC_MGMT_HDR). tshark 4.0.17 reads
+// our frames so (TestWiresharkReadsBPKM, TestMgmtFrameKnownAnswer).
+//
+// UNVERIFIED: the trailing CRC-32 (that it is there, and low byte first
+// like the packet PDU CRC): Wireshark never reads the bytes after msg LEN.
 const (
 	mgmtHeaderLen = 20
 	mgmtCRCLen    = 4
-	// MgmtVersion is the MAC management version BPKM messages carry.
-	// UNVERIFIED.
+	// MgmtVersion is the MAC management version BPKM-REQ/RSP carry.
+	// UNVERIFIED: Wireshark shows the version byte without judging it
+	// (dissect_macmgmt; it treats versions from 5 on as multipart, and the
+	// current tree has separate BPKM types 69/70 for version 5). One
+	// other public implementation agrees with 1: jcsakai/vnet
+	// vnet/docsis/packet.h (foreach_docsis_management_packet_type lists
+	// privacy_key_request 12 and privacy_key_response 13 with version 1,
+	// commit 3891b5ce), a single unreviewed source. Check
+	// CM-SP-MULPIv3.1's message type table.
 	MgmtVersion = 1
 	// FCMgmt is the MAC header FC_PARM of a MAC management message.
 	FCMgmt = 1
