@@ -11,7 +11,10 @@
 // and the key-management message codec (BPKM) in bpi/bpkm.
 //
 // Sources: Wireshark's DOCSIS dissectors, the DOCSIS cipher code and
-// known-answer vectors of DPDK and intel-ipsec-mb, RFC 4131. Facts that
-// have not been checked against CableLabs CM-SP-SECv3.1 / CM-SP-MULPIv3.1
-// are marked UNVERIFIED where they are used.
+// known-answer vectors of DPDK and intel-ipsec-mb, RFC 4131. Wire layouts
+// are cross-checked by running tshark over the frames we build (package
+// bpi/tsharktest; tests skip without tshark). Facts that neither the
+// CableLabs specifications (CM-SP-SECv3.1 / CM-SP-MULPIv3.1, not at hand)
+// nor a public implementation confirm are marked UNVERIFIED where they are
+// used, with what was looked at.
 package bpi

@@ -15,7 +15,10 @@ import (
 // docsBpi2CmTEKGraceTime has a range (1-302399 s, checked in a rendering
 // of DOCS-IETF-BPI2-MIB) but no DEFVAL: the CM's value comes from its
 // configuration file. UNVERIFIED: 3600 s as the BPI+ default, from memory;
-// check CM-SP-SECv3.1.
+// check CM-SP-SECv3.1. Nothing public settles it: Wireshark's DOCSIS
+// dissectors name config TLV 17.6 (TEK Grace Time) without a default, and
+// the one public table with defaults found (awksedgreep/bindocsis, a TLV
+// reference document, unreviewed) says 600 s, which disagrees with ours.
 const DefaultTEKGrace = 3600 * time.Second
 
 // ManagerConfig configures the built-in key manager.

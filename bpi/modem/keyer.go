@@ -16,7 +16,9 @@ import (
 const (
 	// DefaultKeyRetry is how long the keyer waits for a Key Reply before
 	// asking again. UNVERIFIED: within RFC 4131's docsBpi2CmOpWaitTimeout
-	// range (1-10 s); the spec's default is not checked.
+	// range (1-10 s); the spec's default is not checked (the one public
+	// table of defaults found, awksedgreep/bindocsis, unreviewed, gives the
+	// Operational Wait Timeout 10 s; a shorter retry only asks sooner).
 	DefaultKeyRetry = time.Second
 )
 

@@ -90,7 +90,8 @@ func (s BPISuite) KeyLen() int {
 
 // BPI defaults. The TEK lifetime is RFC 4131's
 // docsBpi2CmtsDefaultTEKLifetime (DEFVAL 43200). UNVERIFIED: the grace
-// default (3600 s) is bpi.DefaultTEKGrace; the MIB gives no default.
+// default (3600 s) is bpi.DefaultTEKGrace; the MIB gives no default and no
+// public implementation settles one (see bpi.DefaultTEKGrace).
 const (
 	DefaultTEKLifetime         = 43200 * time.Second
 	DefaultTEKGrace            = 3600 * time.Second
