@@ -21,7 +21,9 @@ func TestBurstMapFreesItsTables(t *testing.T) {
 	for i := range burstQueries {
 		b.delete(Key{Kind: lq.ByIP, IP: nthIP(i)})
 	}
-	if held := heapInUse() - before; held > 4096 {
+	// It held 290 kB before drained maps were replaced; the bound leaves
+	// room for what the runtime allocates meanwhile.
+	if held := heapInUse() - before; held > 32<<10 {
 		t.Errorf("a drained map of %d entries holds %d heap bytes", burstQueries, held)
 	}
 	runtime.KeepAlive(b)
