@@ -9,10 +9,11 @@ import (
 )
 
 // storedBinding is a cached answer's binding in compact form: about 140
-// bytes for an ACTIVE with option 82 where an lq.Binding copy takes 384
-// (its four times alone are 96 bytes, its seven slices and addresses 216;
-// BenchmarkCacheMemory). A sweep after a reboot caches one per subscriber,
-// beside the location table's own copy.
+// bytes for an ACTIVE with option 82 where an lq.Binding copy took 384
+// (the struct 288, of which 96 for its four times and 168 for its five
+// slice headers and two addresses, then the sub-option array and the
+// bytes; BenchmarkCacheMemory, BenchmarkAgentHeap). A sweep after a
+// reboot caches one per subscriber, beside the location table's own copy.
 //
 // The times are kept as offsets from the moment of receipt, from which
 // lq.Reply.Binding computed them, and each is checked to come back
