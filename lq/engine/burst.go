@@ -34,13 +34,15 @@ func (b *burstMap[K, V]) delete(k K) {
 // (a sweep's results between two steps of the Runner) is let go.
 const reuseMax = 256
 
-// reuse empties s for appending again. Its old elements are cleared, so
-// that they keep nothing alive (a Result's binding shares the bytes of
-// the reply it came in), and an array larger than reuseMax is dropped.
+// reuse empties s, as last filled, for appending again. Its elements
+// are cleared, so that they keep nothing alive (a Result's binding shares
+// the bytes of the reply it came in), and an array larger than reuseMax
+// is dropped. Only s's length is cleared: past it, the array holds what
+// earlier reuses cleared (appending only ever extends the length).
 func reuse[T any](s []T) []T {
 	if cap(s) > reuseMax {
 		return nil
 	}
-	clear(s[:cap(s)])
+	clear(s)
 	return s[:0]
 }
