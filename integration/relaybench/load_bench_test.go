@@ -8,25 +8,26 @@
 // LEASEGUARD_RELAYBENCH_RATES (e.g. "10000 40000") and
 // LEASEGUARD_RELAYBENCH_SECONDS (default 3) change the steps.
 //
-// One run on this 2-core VM, 3 s steps, load average 1.0-2.2 (mostly the
-// run itself: two generators, the sink and the relay share the cores):
+// One run on this 2-core VM (2026-11-28), 3 s steps, load average
+// 1.2-1.7 (mostly the run itself: two generators, the sink and the relay
+// share the cores):
 //
 //	offered   delivered %        relay CPU µs/pkt      p50 µs        p99 µs
 //	pps       dhcrelay  lg       dhcrelay  lg  ratio   dhcrelay lg   dhcrelay lg
-//	 10000    100       100      23.3  23.0  0.99      192   195     7403  1541
-//	 20000    100       100      22.7  14.7  0.65      289   201     1564  1187
-//	 40000     98.0     100      17.9  10.4  0.58      921   339    18679  2174
-//	 60000     82.0     100      16.3   7.9  0.49     6357   483    14246  4323
-//	 80000     69.2     100      13.6   5.7  0.42     5856   445    13261  6477
-//	100000     66.7     100      12.9   5.4  0.42     4534   664    12867 12487
-//	120000     63.2     100      12.4   4.7  0.38     4151   994     8329 44468
+//	 10000    100       100      21.3  13.0  0.61      207   161      640   522
+//	 20000    100       100      19.3   9.7  0.50      257   212     1514  1133
+//	 40000     99.2     100      17.4   6.6  0.38      705   260    15041  1467
+//	 60000     83.9     100      16.0   5.2  0.32     6217   301    13756  2401
+//	 80000     72.6     100      13.1   4.3  0.33     5866   344    11800  2843
+//	100000     62.8     100      13.1   4.1  0.31     4810   483    17410  6044
+//	120000     60.0     100      13.1   3.7  0.28     4277   623    10442  5449
 //
-// Saturated, at 150k-200k offered (the generators then compete for the
-// cores too): dhcrelay 50-66k pps delivered, leaseguard 111-131k (about
-// 2x). At low rates each packet costs both relays a wake-up; leaseguard's
-// Go scheduler adds context switches (sysmon retaking the P during the
-// platform's recvmmsg/sendmmsg): with those as raw system calls its CPU
-// per packet fell about 40% at 10-20k pps in an experiment.
+// Saturated (LEASEGUARD_RELAYBENCH_RATES="160000 200000", the generators
+// then compete for the cores too): dhcrelay delivers 66-72k pps,
+// leaseguard 126-158k (about 2.2x). The platform's recvmmsg/sendmmsg are
+// raw system calls (RawSyscall6), which keeps the Go scheduler's sysmon
+// from retaking the P around every batch: that cut leaseguard's CPU per
+// packet about 40% at 10-20k pps.
 package relaybench
 
 import (
