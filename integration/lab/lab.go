@@ -61,7 +61,9 @@ func New(t TB) *Lab {
 // emulation does not carry netlink) are -short.
 func SkipUnlessRoot(t TB) {
 	t.Helper()
-	if testing.Short() {
+	// testing.Testing: the demo runs the lab outside a test binary, where
+	// testing.Short panics.
+	if testing.Testing() && testing.Short() {
 		t.Skip("-short: no network namespace tests")
 	}
 	if os.Geteuid() != 0 {
