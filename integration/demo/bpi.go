@@ -83,7 +83,13 @@ func bpiStory(d *demo, first int) {
 			m.Keyer.Stats.Requests.Load(), m.Keyer.Stats.Replies.Load(), m.Emu.Stats.CRCErrors.Load())
 	}
 	if st, err := agent.Stats(); err == nil {
-		fmt.Printf("   agent BPI counters: %v\n", st["BPI"])
+		if c, ok := st["BPI"].(map[string]any); ok {
+			n := func(k string) int64 { f, _ := c[k].(float64); return int64(f) }
+			fmt.Printf("   agent BPI counters: %d frames read, %d encrypted (%d in pairs), %d in clear, dropped %d unknown location / %d no key;\n"+
+				"     BPKM %d Key Requests, %d replies, %d rejects; %d key pairs installed\n",
+				n("Frames"), n("Encrypted"), n("Pairs"), n("Clear"), n("UnknownLocation"), n("NoKey"),
+				n("KeyRequests"), n("KeyReplies"), n("KeyRejects"), n("KeyPairs"))
+		}
 	}
 }
 
