@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/leaseguard/leaseguard/bpi"
@@ -237,14 +238,40 @@ func (o *Ops) collectBPI(s *metrics.Set) {
 	s.Counter("leaseguard_bpi_key_pairs_total", "TEK pairs the key manager installed: one per generated SA at start, then one per rollover.").Add(float64(c.KeyPairs))
 	s.Counter("leaseguard_bpi_upstream_other_total", "Frames read on the RF link other than Key Requests.").Add(float64(c.UpstreamOther))
 	collectBPILeasequeries(s, c.Leasequeries)
-	states := map[string]int{BPIEncrypting: 0, BPIClear: 0, BPINoKey: 0}
 	now := o.now()
-	for _, st := range o.deps.BPI.BPIModems() {
+	modems := o.deps.BPI.BPIModems()
+	states := map[string]int{BPIEncrypting: 0, BPIClear: 0, BPINoKey: 0}
+	for _, st := range modems {
 		states[bpiModemOf(st, config.BPIModem{}, now).State]++
 	}
 	g := s.Gauge("leaseguard_bpi_modems", "Modems BPI+ keys, by state (no_key: privacy enabled but no valid key, their frames are dropped).")
 	for _, state := range []string{BPIEncrypting, BPIClear, BPINoKey} {
 		g.Add(float64(states[state]), "state", state)
+	}
+	collectTEKSecondsLeft(s, modems, now)
+}
+
+// collectTEKSecondsLeft writes how long each modem's keys have left: the
+// current key and the next, for the modems with keys (configured modems
+// only, so the labels stay as few as bpi.modems).
+func collectTEKSecondsLeft(s *metrics.Set, modems []BPIModemState, now time.Time) {
+	modems = slices.Clone(modems)
+	slices.SortFunc(modems, func(a, b BPIModemState) int { return bytes.Compare(a.Modem.MAC, b.Modem.MAC) })
+	g := s.Gauge("leaseguard_bpi_tek_seconds_left", "Seconds until each modem's traffic encryption keys expire: current (frames go under it now) and next (takes over when current expires); modems without a valid key have none.")
+	for _, st := range modems {
+		if !st.Modem.BPIEnabled {
+			continue
+		}
+		cur, next := currentTEKs(st.SA, now)
+		mac, said := st.Modem.MAC.String(), strconv.Itoa(int(st.Modem.PrimarySAID))
+		for _, k := range []struct {
+			tek  *bpi.TEK
+			name string
+		}{{cur, "current"}, {next, "next"}} {
+			if k.tek != nil {
+				g.Add(k.tek.Expires.Sub(now).Seconds(), "modem", mac, "said", said, "tek", k.name)
+			}
+		}
 	}
 }
 

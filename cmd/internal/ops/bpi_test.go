@@ -192,3 +192,33 @@ func TestBPIMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestBPITEKSecondsLeft: each keyed modem's current and next key with the
+// seconds they have left, following the clock; none for the modem with
+// privacy off, and no next once the older key has expired.
+func TestBPITEKSecondsLeft(t *testing.T) {
+	env, clock := bpiEnv(t)
+	const m1, m3 = "modem=00:aa:00:00:00:01 said=101", "modem=00:aa:00:00:00:03 said=103"
+	for _, tc := range []struct {
+		after time.Duration
+		want  map[string]float64
+	}{
+		{0, map[string]float64{m1 + " tek=current": 6 * 3600, m1 + " tek=next": 18 * 3600,
+			m3 + " tek=current": 3600, m3 + " tek=next": 13 * 3600}},
+		{90 * time.Minute, map[string]float64{m1 + " tek=current": 4.5 * 3600, m1 + " tek=next": 16.5 * 3600,
+			m3 + " tek=current": 11.5 * 3600}},
+		{13 * time.Hour, map[string]float64{m1 + " tek=current": 5 * 3600}},
+	} {
+		at := opstest.Now.Add(tc.after)
+		clock.Store(&at)
+		got := map[string]float64{}
+		for key, v := range scrape(t, env) {
+			if rest, ok := strings.CutPrefix(key, "leaseguard_bpi_tek_seconds_left "); ok {
+				got[rest] = v
+			}
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("after %v: leaseguard_bpi_tek_seconds_left (-want +got):\n%s", tc.after, diff)
+		}
+	}
+}
