@@ -73,11 +73,13 @@ type bpiTask struct {
 
 	ready chan struct{}
 	stats bpiCounters
+	drops dropTraces // read and written by readDownstream only
 }
 
 // newBPITask builds the key state of cfg; it does no I/O.
 func newBPITask(cfg config.BPI, index *modemIndex, lq *lqTrigger, log *slog.Logger, now func() time.Time) (*bpiTask, error) {
-	t := &bpiTask{cfg: cfg, log: log, now: now, keys: bpi.NewTable(), index: index, lq: lq, ready: make(chan struct{})}
+	t := &bpiTask{cfg: cfg, log: log, now: now, keys: bpi.NewTable(), index: index, lq: lq, ready: make(chan struct{}),
+		drops: dropTraces{perSec: dropTracesPerSecond}}
 	suite := suiteOf(cfg.Suite)
 	t.srv = bpkm.NewKeyServer(t.keys, t.keys)
 	var static []bpi.ConfiguredSA
@@ -102,14 +104,14 @@ func newBPITask(cfg config.BPI, index *modemIndex, lq *lqTrigger, log *slog.Logg
 		}
 	}
 	for i, sa := range static {
-		if err := sa.Install(t.keys); err != nil {
+		if err := sa.Install(keyLog{t, "configured"}); err != nil {
 			return nil, fmt.Errorf("bpi: configured keys %d: %w", i, err)
 		}
 	}
 	if len(t.saids) > 0 {
 		var err error
 		t.mgr, err = bpi.NewManager(bpi.ManagerConfig{Suite: suite, TEKLifetime: time.Duration(cfg.TEKLifetime),
-			Grace: time.Duration(cfg.TEKGrace), Sinks: []bpi.KeySink{t.keys, rolloverLog{t}}})
+			Grace: time.Duration(cfg.TEKGrace), Sinks: []bpi.KeySink{keyLog{t, "generated"}}})
 		if err != nil {
 			return nil, fmt.Errorf("bpi: %w", err)
 		}
@@ -136,14 +138,31 @@ func configuredSA(said uint16, suite bpi.Suite, k config.BPIKeys) bpi.Configured
 	return sa
 }
 
-// rolloverLog counts (and traces) every key pair the manager installs: one
-// per SA at start, then one per rollover.
-type rolloverLog struct{ t *bpiTask }
+// keyLog installs key pairs in the task's table, tracing each: a first
+// pair for an SA is "installed", a later one a "rollover". It counts the
+// generated pairs (one per SA at start, then one per rollover).
+type keyLog struct {
+	t      *bpiTask
+	source string // generated (the key manager) or configured
+}
 
-func (r rolloverLog) SetTEKs(said uint16, older, newer *bpi.TEK) error {
-	r.t.stats.keyPairs.Add(1)
-	r.t.log.Debug("TEK pair installed", "said", said, "older_seq", older.Seq, "older_expires", older.Expires,
-		"newer_seq", newer.Seq, "newer_expires", newer.Expires)
+func (k keyLog) SetTEKs(said uint16, older, newer *bpi.TEK) error {
+	_, had := k.t.keys.SA(said)
+	if err := k.t.keys.SetTEKs(said, older, newer); err != nil {
+		return err
+	}
+	if k.source == "generated" {
+		k.t.stats.keyPairs.Add(1)
+	}
+	if !k.t.log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
+	msg := "TEK pair installed"
+	if had {
+		msg = "TEK rollover"
+	}
+	k.t.log.Debug(msg, "said", said, "keys", k.source, "older_seq", tekSeq(older), "older_expires", tekExpiry(older),
+		"newer_seq", tekSeq(newer), "newer_expires", tekExpiry(newer))
 	return nil
 }
 
@@ -256,26 +275,28 @@ func (t *bpiTask) readDownstream(ctx context.Context) error {
 		now := t.now()
 		if !pair {
 			t.stats.frames.Add(1)
-			t.dropped(ctx, t.enc.Send(a[:n], now))
+			t.dropped(ctx, a[:n], t.enc.Send(a[:n], now), now)
 			continue
 		}
 		t.stats.frames.Add(2)
 		t.stats.pairs.Add(1)
 		errA, errB := t.enc.SendPair(a[:n], b[:m], now)
-		t.dropped(ctx, errA)
-		t.dropped(ctx, errB)
+		t.dropped(ctx, a[:n], errA, now)
+		t.dropped(ctx, b[:m], errB, now)
 	}
 }
 
 // dropped handles a frame the Encoder did not send (err nil: it did).
-func (t *bpiTask) dropped(ctx context.Context, err error) {
-	var le *bpi.LocationError
-	switch {
-	case err == nil:
-	case errors.As(err, &le):
-		t.lq.Trigger(le.IP)
-	case t.log.Enabled(ctx, slog.LevelDebug):
-		t.log.Debug("downstream frame dropped", "err", err)
+// The trace is formatted only while someone reads it.
+func (t *bpiTask) dropped(ctx context.Context, eth []byte, err error, now time.Time) {
+	if err == nil {
+		return
+	}
+	if t.log.Enabled(ctx, slog.LevelDebug) {
+		t.traceDrop(eth, err, now) // before the leasequery it starts
+	}
+	if ip, unknown := unknownLocation(err); unknown {
+		t.lq.Trigger(ip)
 	}
 }
 
@@ -307,12 +328,14 @@ func (t *bpiTask) handleUpstream(out, frame []byte) []byte {
 		return out
 	}
 	t.stats.keyRequests.Add(1)
+	t.traceKeyMessage("Key Request", m.SA, m.Payload)
 	reply, err := t.srv.HandleKeyRequest(m.SA, m.Payload, t.now())
 	var rej *bpkm.Rejected
 	switch {
 	case errors.As(err, &rej):
 		t.stats.keyRejects.Add(1)
-		t.log.Warn("Key Request rejected", "modem", m.SA, "code", rej.Code)
+		km, _ := readKeyMessage(rej.Reply)
+		t.log.Warn("Key Request rejected", "modem", m.SA, "said", km.said, "ak_seq", km.akSeq, "code", rej.Code)
 		reply = rej.Reply
 	case err != nil:
 		t.stats.keyErrors.Add(1)
@@ -320,6 +343,7 @@ func (t *bpiTask) handleUpstream(out, frame []byte) []byte {
 		return out
 	default:
 		t.stats.keyReplies.Add(1)
+		t.traceKeyMessage("Key Reply", m.SA, reply)
 	}
 	out, err = bpkm.AppendMgmtFrame(out, bpkm.Mgmt{DA: m.SA, SA: t.rfMAC, Version: bpkm.MgmtVersion,
 		Type: bpkm.TypeBPKMRsp, Payload: reply})

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -108,6 +109,7 @@ type lqTrigger struct {
 	perSec   float64
 	now      func() time.Time
 	queue    chan netip.Addr
+	log      *slog.Logger // traces each query and its answer; never nil
 
 	mu     sync.Mutex
 	last   map[netip.Addr]time.Time
@@ -124,7 +126,8 @@ const lqWorkers = 4
 func newLQTrigger(query func(context.Context, lq.Query) (engine.Result, error), known func(netip.Addr) bool,
 	prefixes []netip.Prefix, holdoff time.Duration, perSec int, now func() time.Time) *lqTrigger {
 	return &lqTrigger{query: query, known: known, prefixes: prefixes, holdoff: holdoff, perSec: float64(perSec),
-		now: now, queue: make(chan netip.Addr, 4*perSec), last: map[netip.Addr]time.Time{}, tokens: float64(perSec)}
+		now: now, queue: make(chan netip.Addr, 4*perSec), last: map[netip.Addr]time.Time{}, tokens: float64(perSec),
+		log: slog.New(slog.DiscardHandler)}
 }
 
 // Trigger asks, without blocking, for a leasequery about ip.
@@ -207,16 +210,21 @@ func (q *lqTrigger) run(ctx context.Context) error {
 func (q *lqTrigger) ask(ctx context.Context, ip netip.Addr) {
 	if q.known(ip) {
 		q.stats.inTable.Add(1) // the index has not caught up yet
+		q.log.Debug("leasequery not needed", "ip", ip, "answer", "in_table")
 		return
 	}
+	q.log.Debug("leasequery started", "ip", ip, "why", "frame to unknown location")
 	res, err := q.query(ctx, lq.Query{Kind: lq.ByIP, IP: ip})
 	switch {
 	case err != nil:
 		q.stats.failed.Add(1)
+		q.log.Debug("leasequery failed", "ip", ip, "err", err)
 	case res.Type == lq.LeaseActive:
 		q.stats.active.Add(1)
+		q.log.Debug("leasequery answered", "ip", ip, "answer", res.Type.String(), "server", res.Server)
 	default:
 		q.stats.notActive.Add(1)
+		q.log.Debug("leasequery answered", "ip", ip, "answer", res.Type.String(), "server", res.Server)
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -25,13 +27,14 @@ import (
 )
 
 var (
-	bpiM1     = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 1} // generated keys
-	bpiM2     = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 2} // privacy disabled
-	bpiM3     = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 3} // configured keys, expired
-	bpiM9     = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 9} // not configured
-	bpiAK     = bytes.Repeat([]byte{0x41}, bpkm.AKLen)
-	rfMAC     = net.HardwareAddr{2, 0xcc, 0, 0, 0, 1}
-	bpiSubnet = netip.MustParsePrefix("192.168.10.0/24")
+	bpiM1       = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 1} // generated keys
+	bpiM2       = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 2} // privacy disabled
+	bpiM3       = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 3} // configured keys, expired
+	bpiM9       = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 9} // not configured
+	bpiAK       = bytes.Repeat([]byte{0x41}, bpkm.AKLen)
+	rfMAC       = net.HardwareAddr{2, 0xcc, 0, 0, 0, 1}
+	bpiSubnet   = netip.MustParsePrefix("192.168.10.0/24")
+	bpiLQServer = netip.MustParseAddr("10.0.0.3")
 )
 
 const bpiLifetime, bpiGrace = 100 * time.Second, 10 * time.Second
@@ -63,6 +66,12 @@ type bpiRig struct {
 
 func newBPIRig(t *testing.T) *bpiRig {
 	t.Helper()
+	return newBPIRigLogs(t, ops.NewLogs(nil, config.Log{}))
+}
+
+// newBPIRigLogs is newBPIRig whose task logs (and traces) through logs.
+func newBPIRigLogs(t *testing.T, logs *ops.Logs) *bpiRig {
+	t.Helper()
 	r := &bpiRig{table: location.New(location.Config{}), down: newFakeDown(), rf: newFakeRF(),
 		answers: map[netip.Addr]net.HardwareAddr{}}
 	var mu sync.Mutex
@@ -75,12 +84,13 @@ func newBPIRig(t *testing.T) *bpiRig {
 			return engine.Result{Type: lq.LeaseUnknown}, nil
 		}
 		r.bind(t, q.IP, modem)
-		return engine.Result{Type: lq.LeaseActive}, nil
+		return engine.Result{Type: lq.LeaseActive, Server: bpiLQServer}, nil
 	}
 	index := newModemIndex(r.table)
 	known := func(ip netip.Addr) bool { b, ok := r.table.ByIP(ip); return ok && len(b.Modem) == 6 }
 	trig := newLQTrigger(query, known, []netip.Prefix{bpiSubnet}, 5*time.Second, 10, time.Now)
-	task, err := newBPITask(bpiConfig(time.Now()), index, trig, ops.NewLogs(nil, config.Log{}).For("bpi"), time.Now)
+	trig.log = logs.For("bpi")
+	task, err := newBPITask(bpiConfig(time.Now()), index, trig, logs.For("bpi"), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,4 +426,143 @@ func (f *fakeRF) SetReadDeadline(d time.Time) error {
 		f.once.Do(func() { close(f.stop) })
 	}
 	return nil
+}
+
+// traceLines is the console's side of the traces: the lines, without
+// their time of day.
+type traceLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *traceLines) Trace(line string) {
+	_, rest, _ := strings.Cut(line, " ")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, rest)
+}
+
+func (l *traceLines) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.lines
+	l.lines = nil
+	return out
+}
+
+// TestBPITrace: with `debug bpi on` the console sees each key pair
+// installed and rolled over, each Key Request, Reply and Reject, each
+// dropped frame with its destination and reason, and each leasequery the
+// task starts; with it off, nothing.
+func TestBPITrace(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(map[bool]string{true: "on", false: "off"}[on], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testBPITrace(t, on) })
+		})
+	}
+}
+
+func testBPITrace(t *testing.T, on bool) {
+	logs, lines := ops.NewLogs(nil, config.Log{}), &traceLines{}
+	logs.SetTracer(lines)
+	if err := logs.SetDebug("bpi", on); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now() // synctest's clock: 2000-01-01 00:00:00 UTC
+	r := newBPIRigLogs(t, logs)
+	ip := func(n byte) netip.Addr { return netip.AddrFrom4([4]byte{192, 168, 10, n}) }
+	r.bind(t, ip(1), bpiM1)
+	r.bind(t, ip(3), bpiM3)
+	synctest.Wait()
+	var got []string
+	step := func() { synctest.Wait(); got = append(got, lines.take()...) }
+	step()
+
+	r.send(ip(3)) // expired key
+	r.answers[ip(7)] = bpiM1
+	r.send(ip(7)) // unknown: asked about
+	step()
+
+	emu, _ := modem.New(modem.Config{MAC: bpiM1, PrimarySAID: 101})
+	ak := bpkm.AuthKey{Key: bpiAK, Seq: 2, Expires: start.Add(time.Hour)}
+	keyer, _ := modem.NewKeyer(modem.KeyerConfig{Modem: emu, AK: ak, CMTS: rfMAC, Grace: bpiGrace})
+	frame, _, err := keyer.Poll(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rf.up <- frame
+	step()
+	wrongSA, _ := bpkm.NewKeyClient(bpiM1, 109, bpi.SuiteAES128CBC, ak, emu)
+	raw, _ := wrongSA.Request(7)
+	frame, _ = bpkm.AppendMgmtFrame(nil, bpkm.Mgmt{DA: rfMAC, SA: bpiM1, Version: bpkm.MgmtVersion, Type: bpkm.TypeBPKMReq, Payload: raw})
+	r.rf.up <- frame
+	step()
+
+	time.Sleep(bpiLifetime + bpiGrace) // the manager rolls SA 101 over
+	step()
+
+	var want []string
+	if on {
+		want = []string{
+			"bpi: TEK pair installed said=103 keys=configured older_seq=4 older_expires=1999-12-31T23:59:59Z newer_seq=- newer_expires=-",
+			"bpi: TEK pair installed said=101 keys=generated older_seq=0 older_expires=2000-01-01T00:01:40Z newer_seq=1 newer_expires=2000-01-01T00:03:20Z",
+			"bpi: INFO BPI running downstream=ds1 rf=rf0 modems=3 generated_sas=1",
+			"bpi: downstream frame dropped ip=192.168.10.3 reason=no_key modem=00:10:95:00:00:03 said=103",
+			"bpi: downstream frame dropped ip=192.168.10.7 reason=unknown_location",
+			"bpi: leasequery started ip=192.168.10.7 why=\"frame to unknown location\"",
+			"bpi: leasequery answered ip=192.168.10.7 answer=" + lq.LeaseActive.String() + " server=10.0.0.3",
+			"bpi: Key Request modem=00:10:95:00:00:01 said=101 ak_seq=2 id=1",
+			"bpi: Key Reply modem=00:10:95:00:00:01 said=101 ak_seq=2 id=1 older_seq=0 newer_seq=1",
+			"bpi: Key Request modem=00:10:95:00:00:01 said=109 ak_seq=2 id=7",
+			"bpi: WARN Key Request rejected modem=00:10:95:00:00:01 said=109 ak_seq=2 code=2",
+			"bpi: TEK rollover said=101 keys=generated older_seq=1 older_expires=2000-01-01T00:03:20Z newer_seq=2 newer_expires=2000-01-01T00:05:00Z",
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("traces (-want +got):\n%s", diff)
+	}
+}
+
+// TestBPIDropTracesPerSecond: at most perSec dropped frames a second are
+// traced; the next one traced says how many were left out.
+func TestBPIDropTracesPerSecond(t *testing.T) {
+	logs, lines := ops.NewLogs(nil, config.Log{}), &traceLines{}
+	logs.SetTracer(lines)
+	if err := logs.SetDebug("bpi", true); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	task := &bpiTask{log: logs.For("bpi"), drops: dropTraces{perSec: 2}}
+	eth := ipv4Frame(netip.MustParseAddr("10.9.9.9"))
+	drop := &bpi.KeyError{Modem: bpiM9, Err: bpi.ErrUnknownModem}
+	for _, at := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 900 * time.Millisecond, time.Second} {
+		task.traceDrop(eth, drop, now.Add(at))
+	}
+	const line = "bpi: downstream frame dropped ip=10.9.9.9 reason=unknown_modem modem=00:10:95:00:00:09 said=0"
+	want := []string{line, line, line + " not_traced=2"}
+	if diff := cmp.Diff(want, lines.take()); diff != "" {
+		t.Errorf("traces (-want +got):\n%s", diff)
+	}
+}
+
+// TestBPIDroppedAllocatesNothingUntraced: with `debug bpi off` a dropped
+// frame costs no allocation in the task (its trace is never built).
+func TestBPIDroppedAllocatesNothingUntraced(t *testing.T) {
+	logs := ops.NewLogs(nil, config.Log{})
+	logs.SetTracer(&traceLines{})
+	trig := newLQTrigger(nil, nil, []netip.Prefix{bpiSubnet}, 5*time.Second, 10, time.Now)
+	task := &bpiTask{log: logs.For("bpi"), lq: trig, drops: dropTraces{perSec: dropTracesPerSecond}}
+	eth, now := ipv4Frame(netip.MustParseAddr("192.168.10.3")), time.Now()
+	outside := netip.MustParseAddr("10.9.9.9") // never asked about: no holdoff entry
+	for _, drop := range []error{
+		fmt.Errorf("destination 192.168.10.3: %w", &bpi.KeyError{Modem: bpiM3, SAID: 103, Err: bpi.ErrNoKey}),
+		&bpi.LocationError{IP: outside},
+	} {
+		if n := testing.AllocsPerRun(100, func() { task.dropped(context.Background(), eth, drop, now) }); n != 0 {
+			t.Errorf("%v, untraced: %v allocations, want 0", drop, n)
+		}
+	}
+	if got := trig.stats.snapshot().NotSubscriber; got != 101 {
+		t.Errorf("the unknown destination reached the leasequery trigger %d times, want 101", got)
+	}
 }

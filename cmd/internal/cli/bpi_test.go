@@ -191,4 +191,44 @@ func TestShowBPIOnATerminal(t *testing.T) {
 	if got := term.run("show bpi modem 00:aa:00:00:00:03"); !strings.Contains(got, "  Current TEK        seq 15, expires 2026-11-28 13:00:00 UTC (50m00s left)\n") {
 		t.Errorf("show bpi modem wrote %q", got)
 	}
+
+	// `debug bpi on` shows the BPI task's records between prompts.
+	if got := term.run("debug bpi on"); got != "bpi debugging is on\n" {
+		t.Errorf("debug bpi on wrote %q", got)
+	}
+	e.Ops.Logs().For("bpi").Debug("Key Request", "modem", "00:aa:00:00:00:01", "said", 101, "ak_seq", 2)
+	term.expect("bpi: Key Request modem=00:aa:00:00:00:01 said=101 ak_seq=2\r\n")
+	term.run("debug bpi off")
+	e.Ops.Logs().For("bpi").Debug("not shown")
+	if got := term.run("show logging"); strings.Contains(got, "not shown") || !strings.Contains(got, "Debug traces  none") {
+		t.Errorf("after debug bpi off: %q", got)
+	}
+}
+
+// TestDebugBPI: bpi is one of the subsystems `debug` traces, once in the
+// choices of `debug` and of `logging level`.
+func TestDebugBPI(t *testing.T) {
+	e := newBPIEnv(t)
+	if got, err := e.run(t, "debug bpi on"); err != nil || got != "bpi debugging is on\n" {
+		t.Fatalf("debug bpi on: %q %v", got, err)
+	}
+	got, _ := e.run(t, "show logging")
+	if diff := cmp.Diff("Global level  INFO\nDebug traces  bpi\n", got); diff != "" {
+		t.Errorf("show logging after debug bpi on (-want +got):\n%s", diff)
+	}
+	if got, err := e.run(t, "debug bpi off"); err != nil || got != "bpi debugging is off\n" || e.Ops.Logs().Debugging("bpi") {
+		t.Errorf("debug bpi off: %q %v, traced %v", got, err, e.Ops.Logs().Debugging("bpi"))
+	}
+	if got, err := e.run(t, "logging level bpi warn"); err != nil || got != "Log level of bpi: warn\n" {
+		t.Errorf("logging level bpi warn: %q %v", got, err)
+	}
+	n := 0
+	for _, k := range cli.DebugSubsystems {
+		if k.Name == "bpi" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("bpi is %d times in DebugSubsystems, want once", n)
+	}
 }

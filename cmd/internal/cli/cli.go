@@ -23,6 +23,7 @@ var DebugSubsystems = []console.Keyword{
 	{Name: "lq", Help: "Leasequery client: queries, answers, server timers"},
 	{Name: "nft", Help: "Anti-spoof rules: programming and reports"},
 	{Name: "glean", Help: "Gleaning: bindings learnt, renewed, removed"},
+	{Name: "bpi", Help: "BPI+: key requests, replies and rollovers, frames dropped, leasequeries started"},
 }
 
 var levels = []console.Keyword{
@@ -76,7 +77,7 @@ func Tree(o *ops.Ops) *console.Tree {
 		Choice("state", console.Keyword{Name: "on", Help: "Start tracing"}, console.Keyword{Name: "off", Help: "Stop tracing"}).
 		Handle(c.debug)
 	subs := append([]console.Keyword{{Name: "all", Help: "The global level"}}, DebugSubsystems...)
-	subs = append(subs, console.Keyword{Name: "bpi", Help: "BPI+"}, console.Keyword{Name: "console", Help: "This console"},
+	subs = append(subs, console.Keyword{Name: "console", Help: "This console"},
 		console.Keyword{Name: "api", Help: "Management API"}, console.Keyword{Name: "board", Help: "Board"},
 		console.Keyword{Name: "agent", Help: "Agent tasks"})
 	t.Word("logging", "Log settings").Word("level", "Set a log level").
