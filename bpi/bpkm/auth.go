@@ -3,7 +3,6 @@ package bpkm
 import (
 	"crypto/rsa"
 	"crypto/sha1"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,10 +27,11 @@ import (
 //
 // Not as a real modem does it: real BPI+ modems also send an X.509 CM
 // certificate (attribute 18), whose chain this package does not validate
-// (Authorize must stand in for that check), and a full CM-Identification
-// (serial number, manufacturer ID, MAC address, public key); ours carries
-// only the MAC address and the key, and the current Wireshark flags a
-// CM-Identification under 126 bytes as too small.
+// (Authorize must stand in for that check). The CM-Identification is the
+// full one (serial number, manufacturer ID, MAC address, public key; see
+// CMIdentity) when the client has an identity (SetIdentity), else the
+// short MAC address and public key; the server accepts both
+// (requestIdentity says what it checks).
 
 // SAType values of the SA-Descriptor. UNVERIFIED: 0 for the primary SA.
 // Wireshark shows SA-Type (1 byte) with no table of values; IEEE 802.16's
@@ -66,7 +66,7 @@ func (s *KeyServer) HandleAuthRequest(modem net.HardwareAddr, raw []byte, now ti
 	if req.Code != AuthRequest {
 		return nil, fmt.Errorf("auth request from %v: code %d", modem, req.Code)
 	}
-	pub, err := requestKey(req)
+	pub, err := requestKey(modem, req)
 	if err != nil {
 		return nil, fmt.Errorf("auth request from %v: %w", modem, err)
 	}
@@ -112,22 +112,15 @@ func (s *KeyServer) HandleAuthRequest(modem net.HardwareAddr, raw []byte, now ti
 	return reply, s.SetAuthKey(modem, ak)
 }
 
-func requestKey(req Message) (*rsa.PublicKey, error) {
-	id, ok := Find(req.Attrs, AttrCMIdentification)
-	if !ok {
-		return nil, fmt.Errorf("no CM-Identification")
-	}
-	sub, err := ParseAttrs(id)
+// requestKey is the public key of an Auth Request's CM-Identification,
+// which must name modem.
+func requestKey(modem net.HardwareAddr, req Message) (*rsa.PublicKey, error) {
+	_, pub, err := requestIdentity(modem, req.Attrs)
 	if err != nil {
-		return nil, fmt.Errorf("CM-Identification: %w", err)
+		return nil, err
 	}
-	der, ok := Find(sub, AttrRSAPublicKey)
-	if !ok {
-		return nil, fmt.Errorf("CM-Identification: no RSA-Public-Key")
-	}
-	pub, err := x509.ParsePKCS1PublicKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("RSA-Public-Key: %w", err)
+	if pub == nil {
+		return nil, fmt.Errorf("CM-Identification: no RSA-Public-Key: %w", ErrCMIdentity)
 	}
 	return pub, nil
 }
@@ -139,12 +132,17 @@ func saDescriptor(said uint16, suite bpi.Suite) (Attr, error) {
 		Uint16Attr(AttrCryptoSuite, uint16(suite)))
 }
 
-// AuthRequest encodes the modem's Auth Request: CM-Identification with its
-// MAC address and public key, and its primary SAID.
+// AuthRequest encodes the modem's Auth Request: CM-Identification (the
+// full one with an identity, whose key must be pub; else MAC address and
+// pub) and its primary SAID.
 func (c *KeyClient) AuthRequest(id uint8, pub *rsa.PublicKey) ([]byte, error) {
-	cmID, err := Compound(AttrCMIdentification,
-		Attr{AttrMACAddress, c.mac},
-		Attr{AttrRSAPublicKey, x509.MarshalPKCS1PublicKey(pub)})
+	if pub == nil {
+		return nil, fmt.Errorf("auth request from %v: no public key", c.mac)
+	}
+	if c.id != nil && !c.id.PublicKey.Equal(pub) {
+		return nil, fmt.Errorf("auth request from %v: key is not the identity's: %w", c.mac, ErrCMIdentity)
+	}
+	cmID, err := c.cmIDAttr(pub)
 	if err != nil {
 		return nil, err
 	}

@@ -278,7 +278,7 @@ func FuzzParseMessage(f *testing.F) {
 		for _, a := range m.Attrs {
 			_, _ = ParseAttrs(a.Value) // compound or not, never panics
 		}
-		_, _ = requestKey(m)
+		_, _ = requestKey(net.HardwareAddr{0, 1, 2, 3, 4, 5}, m)
 		cl := &KeyClient{said: 9}
 		_ = cl.adoptSuite(m.Attrs)
 	})

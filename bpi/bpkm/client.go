@@ -20,6 +20,7 @@ type KeyClient struct {
 	ak    AuthKey
 	keys  Keys
 	sink  bpi.KeySink
+	id    *CMIdentity // nil: the short CM-Identification, see cmIDAttr
 }
 
 // NewKeyClient returns a client for the modem mac and its primary SAID,
@@ -35,17 +36,14 @@ func NewKeyClient(mac net.HardwareAddr, said uint16, suite bpi.Suite, ak AuthKey
 // ErrNoAK: the client has no authorization key yet.
 var ErrNoAK = errors.New("no authorization key")
 
-// Request encodes a Key Request: CM-Identification (the MAC address), the
-// AK sequence number, the SAID, signed with HMAC_KEY_U. The
-// CM-Identification is short of a real modem's (serial number,
-// manufacturer ID, MAC address, RSA public key): the current Wireshark
-// flags one under 126 bytes (see auth.go); our KeyServer needs only the
-// MAC address.
+// Request encodes a Key Request: CM-Identification (the full one when the
+// client has an identity, else the MAC address alone), the AK sequence
+// number, the SAID, signed with HMAC_KEY_U.
 func (c *KeyClient) Request(id uint8) ([]byte, error) {
 	if len(c.ak.Key) == 0 {
 		return nil, fmt.Errorf("key request from %v: %w", c.mac, ErrNoAK)
 	}
-	cmID, err := Compound(AttrCMIdentification, Attr{AttrMACAddress, c.mac})
+	cmID, err := c.cmIDAttr(nil)
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,12 @@ func (s *KeyServer) checkRequest(modem net.HardwareAddr, req Message, ak AuthKey
 		return 0, ErrCodeNoInformation
 	}
 	said = binary.BigEndian.Uint16(v)
+	// The CMTS knows the modem by the source MAC of the frame; the
+	// CM-Identification, full or MAC-only, must agree with it (see
+	// requestIdentity for what the specification's CMTS checks besides).
+	if _, _, err := requestIdentity(modem, req.Attrs); err != nil {
+		return said, ErrCodeUnauthorizedCM
+	}
 	if seq, err := fixed(req.Attrs, AttrKeySequence, 1); err != nil || seq[0]&0x0f != ak.Seq {
 		return said, ErrCodeInvalidKeySeq
 	}

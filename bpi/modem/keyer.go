@@ -36,6 +36,11 @@ type KeyerConfig struct {
 	// the modem asks before the CMTS has the next key.
 	Grace time.Duration
 	Retry time.Duration // default DefaultKeyRetry
+	// Identity, when set, is sent as the full CM-Identification (serial
+	// number, manufacturer ID, MAC address, RSA public key) in every Key
+	// Request, as a real modem's is; its MAC must be the modem's. Nil:
+	// the MAC address alone, which our key server also accepts.
+	Identity *bpkm.CMIdentity
 }
 
 // KeyerStats counts the keyer's exchanges.
@@ -89,6 +94,11 @@ func NewKeyer(cfg KeyerConfig) (*Keyer, error) {
 	client, err := bpkm.NewKeyClient(m.MAC, m.PrimarySAID, cfg.Suite, cfg.AK, keySink{k})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Identity != nil {
+		if err := client.SetIdentity(*cfg.Identity); err != nil {
+			return nil, fmt.Errorf("keyer: %w", err)
+		}
 	}
 	k.client = client
 	return k, nil

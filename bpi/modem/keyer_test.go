@@ -3,6 +3,8 @@ package modem_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net"
 	"os"
@@ -239,4 +241,55 @@ type chanCPE struct{ frames chan []byte }
 func (c *chanCPE) WriteEthernet(f []byte) error {
 	c.frames <- append([]byte(nil), f...)
 	return nil
+}
+
+// TestKeyerSendsIdentity: with an Identity the keyer's Key Requests carry
+// the full CM-Identification, which the key server answers; without one,
+// the MAC address alone, answered too. An identity for another MAC is
+// refused at construction.
+func TestKeyerSendsIdentity(t *testing.T) {
+	mac := net.HardwareAddr{0, 0x10, 0x95, 0, 0, 1}
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	must(t, err)
+	id := &bpkm.CMIdentity{SerialNumber: "LG0001", ManufacturerID: [3]byte{0, 0x10, 0x95}, MAC: mac, PublicKey: &priv.PublicKey}
+	for _, tt := range []struct {
+		name    string
+		id      *bpkm.CMIdentity
+		cmIDLen int
+	}{{"full", id, 3 + 6 + 3 + 3 + 3 + 6 + 3 + 140}, {"MAC only", nil, 9}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCMTSSide(t, map[uint16]net.HardwareAddr{101: mac}, testAK())
+			m, err := modem.New(modem.Config{MAC: mac, PrimarySAID: 101})
+			must(t, err)
+			k, err := modem.NewKeyer(modem.KeyerConfig{Modem: m, AK: testAK(), CMTS: cmtsMAC, Identity: tt.id})
+			must(t, err)
+			frame, _, err := k.Poll(t0)
+			must(t, err)
+			in, err := bpkm.ParseMgmtFrame(frame)
+			must(t, err)
+			msg, err := bpkm.ParseMessage(in.Payload)
+			must(t, err)
+			v, _ := bpkm.Find(msg.Attrs, bpkm.AttrCMIdentification)
+			if len(v) != tt.cmIDLen {
+				t.Errorf("CM-Identification of %d bytes, want %d", len(v), tt.cmIDLen)
+			}
+			if tt.id != nil {
+				got, err := bpkm.ParseCMIdentity(v)
+				must(t, err)
+				if got.SerialNumber != tt.id.SerialNumber || !got.PublicKey.Equal(tt.id.PublicKey) {
+					t.Errorf("CM-Identification %+v, want %+v", got, *tt.id)
+				}
+			}
+			ours, err := k.HandleFrame(c.answer(t, frame, t0), t0)
+			if !ours || err != nil || k.Stats.Replies.Load() != 1 {
+				t.Fatalf("reply: ours %v, %v, %d installed", ours, err, k.Stats.Replies.Load())
+			}
+		})
+	}
+	other := *id
+	other.MAC = net.HardwareAddr{0, 0x10, 0x95, 0, 0, 2}
+	m, _ := modem.New(modem.Config{MAC: mac, PrimarySAID: 101})
+	if _, err := modem.NewKeyer(modem.KeyerConfig{Modem: m, AK: testAK(), Identity: &other}); !errors.Is(err, bpkm.ErrCMIdentity) {
+		t.Errorf("identity for another MAC: %v, want ErrCMIdentity", err)
+	}
 }
