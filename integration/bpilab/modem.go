@@ -2,8 +2,11 @@ package bpilab
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +54,16 @@ func (l *Lab) startModem(ctx context.Context, wg *sync.WaitGroup, m *Modem) {
 		t.Fatalf("bpilab: modem %v: %v", m.MAC, err)
 	}
 	ak := bpkm.AuthKey{Key: m.AK, Expires: time.Now().Add(24 * time.Hour)}
-	if m.Keyer, err = modem.NewKeyer(modem.KeyerConfig{Modem: m.Emu, AK: ak, CMTS: l.CMTS, Grace: l.Opts.TEKGrace}); err != nil {
+	// The full CM-Identification a real modem sends (serial number,
+	// manufacturer OUI, MAC, RSA public key), so that the agent's key
+	// server is exercised with it.
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatalf("bpilab: modem %v: %v", m.MAC, err)
+	}
+	id := &bpkm.CMIdentity{SerialNumber: "LG" + strings.ReplaceAll(m.MAC.String(), ":", ""),
+		ManufacturerID: [3]byte(m.MAC[:3]), MAC: m.MAC, PublicKey: &key.PublicKey}
+	if m.Keyer, err = modem.NewKeyer(modem.KeyerConfig{Modem: m.Emu, AK: ak, CMTS: l.CMTS, Grace: l.Opts.TEKGrace, Identity: id}); err != nil {
 		t.Fatalf("bpilab: modem %v: %v", m.MAC, err)
 	}
 	var rf *rflink.Conn
