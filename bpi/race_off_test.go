@@ -1,0 +1,5 @@
+//go:build !race
+
+package bpi
+
+const raceEnabled = false
