@@ -95,11 +95,18 @@ func (p *Proc) Err() error { <-p.done; return p.waitErr }
 // WaitFor blocks until the output contains substr, the process exits, or
 // the timeout passes. The timeout bounds a hang; it asserts nothing about speed.
 func (p *Proc) WaitFor(substr string, timeout time.Duration) error {
+	return p.WaitForCount(substr, 1, timeout)
+}
+
+// WaitForCount blocks until the output contains substr at least n times,
+// the process exits, or the timeout passes: for a line a process prints
+// again and again.
+func (p *Proc) WaitForCount(substr string, n int, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		p.mu.Lock()
-		found := strings.Contains(p.out.String(), substr)
+		found := strings.Count(p.out.String(), substr) >= n
 		changed := p.changed
 		p.mu.Unlock()
 		if found {
@@ -108,12 +115,12 @@ func (p *Proc) WaitFor(substr string, timeout time.Duration) error {
 		select {
 		case <-changed:
 		case <-p.done:
-			if strings.Contains(p.Output(), substr) {
+			if strings.Count(p.Output(), substr) >= n {
 				return nil
 			}
-			return fmt.Errorf("%s exited (%v) before printing %q; output:\n%s", p.Name, p.waitErr, substr, tail(p.Output()))
+			return fmt.Errorf("%s exited (%v) before printing %q (%d times); output:\n%s", p.Name, p.waitErr, substr, n, tail(p.Output()))
 		case <-deadline.C:
-			return fmt.Errorf("%s did not print %q within %v; output:\n%s", p.Name, substr, timeout, tail(p.Output()))
+			return fmt.Errorf("%s did not print %q (%d times) within %v; output:\n%s", p.Name, substr, n, timeout, tail(p.Output()))
 		}
 	}
 }
