@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"os"
 	"regexp"
@@ -222,13 +223,41 @@ func TestRelayRefusesClientOption82(t *testing.T) {
 	// Take port dsl1/1 away; the cable port must go on: a renewal there
 	// (udhcpc's SIGUSR1) is relayed both ways.
 	c.Card.MustIP("link", "del", c.Ports[1].Layout.Interface)
-	ok.Signal(syscall.SIGUSR1)
-	if err := ok.WaitFor("sending renew to server "+c.Layout.Servers[0].String()+"\nudhcpc: lease of "+ip.String()+" obtained", hang); err != nil {
+	if err := renewByUnicast(ok, c.Layout.Servers[0].String(), ip); err != nil {
 		t.Fatalf("no renewal on the cable port after the DSL port went away: %v\n%s", err, agent.Output())
 	}
 	if done, err := agent.Exited(); done {
 		t.Fatalf("agent exited after losing a port: %v\n%s", err, agent.Output())
 	}
+}
+
+// renewByUnicast has udhcpc renew its lease of ip by unicast to server
+// and waits until one such renewal is answered directly.
+//
+// udhcpc sends a unicast renewal from a fresh socket bound to its address
+// and connected to the server, and closes it right after sending (busybox
+// udhcp_send_kernel_packet). An answer that arrives before the close
+// matches that socket's addresses exactly and is lost with it; udhcpc then
+// falls back to a broadcast renewal 3 s later. A CI run on a loaded machine
+// saw this once in many runs (dhcpd ACKed both renewals), so the unicast
+// renewal gets three tries, and one must be answered directly.
+func renewByUnicast(u *lab.Proc, server string, ip netip.Addr) error {
+	obtained := "udhcpc: lease of " + ip.String() + " obtained"
+	direct := "sending renew to server " + server + "\n" + obtained
+	for try := 1; try <= 3; try++ {
+		out := u.Output()
+		leases, answered := strings.Count(out, obtained), strings.Count(out, direct)
+		if err := u.Signal(syscall.SIGUSR1); err != nil {
+			return err
+		}
+		if err := u.WaitForCount(obtained, leases+1, hang); err != nil {
+			return fmt.Errorf("not answered: %w", err)
+		}
+		if strings.Count(u.Output(), direct) > answered {
+			return nil
+		}
+	}
+	return fmt.Errorf("three unicast renewals, each answered only after udhcpc's broadcast fallback:\n%s", u.Output())
 }
 
 func bound(t *testing.T, wait func() (netip.Addr, error)) netip.Addr {
@@ -290,30 +319,8 @@ func TestRelayRenewalToGateway(t *testing.T) {
 		t.Fatalf("server identifier is not the gateway %s:\n%s", gw, u.Output())
 	}
 	icmp0 := snmp(t, c.Card, "Icmp", "OutDestUnreachs")
-	// udhcpc sends a unicast renewal from a fresh socket bound to its
-	// address and connected to the server, and closes it right after
-	// sending (busybox udhcp_send_kernel_packet). An answer that arrives
-	// before the close matches that socket's addresses exactly and is lost
-	// with it; udhcpc then falls back to a broadcast renewal 3 s later. A
-	// CI run on a loaded machine saw this once in many runs (dhcpd ACKed
-	// both renewals), so the unicast renewal gets three tries, and one must
-	// be answered directly.
-	obtained := "udhcpc: lease of " + ip.String() + " obtained"
-	direct := "sending renew to server " + gw + "\n" + obtained
-	for try := 1; ; try++ {
-		n := strings.Count(u.Output(), obtained)
-		u.Signal(syscall.SIGUSR1)
-		if err := u.WaitForCount(obtained, n+1, hang); err != nil {
-			t.Fatalf("renewal to the gateway not answered: %v\n%s\n%s", err, agent.Output(), dhcpd.Output())
-		}
-		if strings.Contains(u.Output(), direct) {
-			break
-		}
-		if try == 3 {
-			t.Fatalf("three unicast renewals to the gateway, each answered only after udhcpc's broadcast fallback:\n%s\n%s\n%s",
-				u.Output(), agent.Output(), dhcpd.Output())
-		}
-		t.Logf("try %d: the unicast renewal's answer was missed, udhcpc renewed by broadcast", try)
+	if err := renewByUnicast(u, gw, ip); err != nil {
+		t.Fatalf("renewal to the gateway: %v\n%s\n%s", err, agent.Output(), dhcpd.Output())
 	}
 	if n := snmp(t, c.Card, "Icmp", "OutDestUnreachs"); n != icmp0 {
 		t.Errorf("the card sent %d ICMP destination unreachable during the renewal", n-icmp0)
