@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/hex"
-	"fmt"
 	"net/netip"
 	"os"
 	"regexp"
@@ -223,41 +222,12 @@ func TestRelayRefusesClientOption82(t *testing.T) {
 	// Take port dsl1/1 away; the cable port must go on: a renewal there
 	// (udhcpc's SIGUSR1) is relayed both ways.
 	c.Card.MustIP("link", "del", c.Ports[1].Layout.Interface)
-	if err := renewByUnicast(ok, c.Layout.Servers[0].String(), ip); err != nil {
+	if err := topo.RenewByUnicast(ok, c.Layout.Servers[0].String(), ip, hang); err != nil {
 		t.Fatalf("no renewal on the cable port after the DSL port went away: %v\n%s", err, agent.Output())
 	}
 	if done, err := agent.Exited(); done {
 		t.Fatalf("agent exited after losing a port: %v\n%s", err, agent.Output())
 	}
-}
-
-// renewByUnicast has udhcpc renew its lease of ip by unicast to server
-// and waits until one such renewal is answered directly.
-//
-// udhcpc sends a unicast renewal from a fresh socket bound to its address
-// and connected to the server, and closes it right after sending (busybox
-// udhcp_send_kernel_packet). An answer that arrives before the close
-// matches that socket's addresses exactly and is lost with it; udhcpc then
-// falls back to a broadcast renewal 3 s later. A CI run on a loaded machine
-// saw this once in many runs (dhcpd ACKed both renewals), so the unicast
-// renewal gets three tries, and one must be answered directly.
-func renewByUnicast(u *lab.Proc, server string, ip netip.Addr) error {
-	obtained := "udhcpc: lease of " + ip.String() + " obtained"
-	direct := "sending renew to server " + server + "\n" + obtained
-	for try := 1; try <= 3; try++ {
-		out := u.Output()
-		leases, answered := strings.Count(out, obtained), strings.Count(out, direct)
-		if err := u.Signal(syscall.SIGUSR1); err != nil {
-			return err
-		}
-		if err := u.WaitForCount(obtained, leases+1, hang); err != nil {
-			return fmt.Errorf("not answered: %w", err)
-		}
-		if strings.Count(u.Output(), direct) > answered {
-			return nil
-		}
-	}
-	return fmt.Errorf("three unicast renewals, each answered only after udhcpc's broadcast fallback:\n%s", u.Output())
 }
 
 func bound(t *testing.T, wait func() (netip.Addr, error)) netip.Addr {
@@ -319,7 +289,7 @@ func TestRelayRenewalToGateway(t *testing.T) {
 		t.Fatalf("server identifier is not the gateway %s:\n%s", gw, u.Output())
 	}
 	icmp0 := snmp(t, c.Card, "Icmp", "OutDestUnreachs")
-	if err := renewByUnicast(u, gw, ip); err != nil {
+	if err := topo.RenewByUnicast(u, gw, ip, hang); err != nil {
 		t.Fatalf("renewal to the gateway: %v\n%s\n%s", err, agent.Output(), dhcpd.Output())
 	}
 	if n := snmp(t, c.Card, "Icmp", "OutDestUnreachs"); n != icmp0 {

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/leaseguard/leaseguard/board"
 	"github.com/leaseguard/leaseguard/integration/lab"
+	"github.com/leaseguard/leaseguard/integration/topo"
 )
 
 // guestAgent is the part of a board's agent configuration (the image's
@@ -211,11 +211,7 @@ func (g *guest) checkRelay() {
 	g.checkStoredOption82(pl, dhcpd)
 	g.relayed = pl
 	g.waitClients(pl, dhcpd, "unicast renewal", func(i int) error {
-		if err := clients[i].Signal(syscall.SIGUSR1); err != nil {
-			return err
-		}
-		return clients[i].WaitFor("sending renew to server "+pl.Server.Addr().String()+
-			"\nudhcpc: lease of "+pl.Clients[i].Lease.String()+" obtained", 2*commandTimeout)
+		return topo.RenewByUnicast(clients[i], pl.Server.Addr().String(), pl.Clients[i].Lease, 2*commandTimeout)
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
@@ -122,4 +124,35 @@ func write(t interface{ Fatalf(string, ...any) }, dir, name, content string, mod
 		t.Fatalf("%v", err)
 	}
 	return path
+}
+
+// RenewByUnicast has udhcpc renew its lease of ip by unicast to server
+// and waits until one such renewal is answered directly; timeout bounds
+// each try against a hang.
+//
+// udhcpc sends a unicast renewal from a fresh socket bound to its address
+// and connected to the server, and closes it right after sending (busybox
+// udhcp_send_kernel_packet). An answer that arrives before the close
+// matches that socket's addresses exactly and is lost with it; udhcpc then
+// falls back to a broadcast renewal after its -T timeout (3 s by default).
+// A CI run on a loaded machine saw this once in many runs (dhcpd ACKed
+// both renewals), so the unicast renewal gets three tries, and one must be
+// answered directly.
+func RenewByUnicast(u *lab.Proc, server string, ip netip.Addr, timeout time.Duration) error {
+	obtained := "udhcpc: lease of " + ip.String() + " obtained"
+	direct := "sending renew to server " + server + "\n" + obtained
+	for try := 1; try <= 3; try++ {
+		out := u.Output()
+		leases, answered := strings.Count(out, obtained), strings.Count(out, direct)
+		if err := u.Signal(syscall.SIGUSR1); err != nil {
+			return err
+		}
+		if err := u.WaitForCount(obtained, leases+1, timeout); err != nil {
+			return fmt.Errorf("not answered: %w", err)
+		}
+		if strings.Count(u.Output(), direct) > answered {
+			return nil
+		}
+	}
+	return fmt.Errorf("three unicast renewals, each answered only after udhcpc's broadcast fallback:\n%s", u.Output())
 }
