@@ -1,7 +1,6 @@
 package ops_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/leaseguard/leaseguard/cmd/internal/metrics"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops"
 	"github.com/leaseguard/leaseguard/cmd/internal/ops/opstest"
 	"github.com/leaseguard/leaseguard/lq"
@@ -101,24 +99,7 @@ func TestMetrics(t *testing.T) {
 	res, _ := activeAnswer(lq.Query{Kind: lq.ByIP, IP: netip.MustParseAddr("192.168.10.42")})
 	env.Ops.ObserveLeasequery(res)
 	env.Backend.Drops.Set(map[nft.CounterID]nft.Counter{{Port: "lgd0", Reason: nft.ReasonOther}: {Packets: 7, Bytes: 420}})
-	var buf bytes.Buffer
-	if _, err := env.Ops.Metrics().WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	fams, err := metrics.Parse(&buf)
-	if err != nil {
-		t.Fatalf("the exposition does not parse: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range fams {
-		for _, s := range f.Samples {
-			key := f.Name + s.Suffix
-			for _, l := range s.Labels {
-				key += " " + l.Name + "=" + l.Value
-			}
-			got[key] = s.Value
-		}
-	}
+	got := scrape(t, env)
 	for key, want := range map[string]float64{
 		"leaseguard_config_generation":                                                 1,
 		"leaseguard_relay_packets_total port=cable1/0/1 direction=to_server":           12,
