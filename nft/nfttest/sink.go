@@ -10,12 +10,13 @@ import (
 )
 
 // Sink counts the UDP payloads (tags) arriving at one address in a
-// namespace.
+// namespace, and remembers when each tag last arrived.
 type Sink struct {
 	conn net.PacketConn
 
 	mu      sync.Mutex
 	got     map[string]int
+	last    map[string]time.Time
 	changed chan struct{} // closed and replaced on every datagram
 }
 
@@ -23,7 +24,7 @@ type Sink struct {
 // closed when the test ends.
 func Listen(t lab.TB, ns *lab.NS, addr string) *Sink {
 	t.Helper()
-	s := &Sink{got: map[string]int{}, changed: make(chan struct{})}
+	s := &Sink{got: map[string]int{}, last: map[string]time.Time{}, changed: make(chan struct{})}
 	err := ns.Do(func() error {
 		var err error
 		s.conn, err = net.ListenPacket("udp4", addr)
@@ -49,6 +50,7 @@ func (s *Sink) read() {
 		}
 		s.mu.Lock()
 		s.got[string(b[:n])]++
+		s.last[string(b[:n])] = time.Now()
 		close(s.changed)
 		s.changed = make(chan struct{})
 		s.mu.Unlock()
@@ -77,19 +79,43 @@ func (s *Sink) Tags() map[string]int {
 // hang and asserts nothing about speed.
 func (s *Sink) Wait(t lab.TB, tag string, timeout time.Duration) {
 	t.Helper()
+	if !s.waitMore(tag, 0, timeout) {
+		t.Fatalf("sink %v: no datagram %q within %v (got %v)", s.conn.LocalAddr(), tag, timeout, s.Tags())
+	}
+}
+
+// WaitMore waits until more than than datagrams carrying tag arrived;
+// timeout bounds a hang and asserts nothing about speed.
+func (s *Sink) WaitMore(t lab.TB, tag string, than int, timeout time.Duration) {
+	t.Helper()
+	if !s.waitMore(tag, than, timeout) {
+		t.Fatalf("flow %q: no more than %d datagrams within %v", tag, than, timeout)
+	}
+}
+
+// Last is when the latest datagram carrying tag arrived (zero: none yet).
+func (s *Sink) Last(tag string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[tag]
+}
+
+// waitMore reports whether more than than datagrams carrying tag arrived
+// before the timeout.
+func (s *Sink) waitMore(tag string, than int, timeout time.Duration) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
 		n, changed := s.got[tag], s.changed
 		s.mu.Unlock()
-		if n > 0 {
-			return
+		if n > than {
+			return true
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			t.Fatalf("sink %v: no datagram %q within %v (got %v)", s.conn.LocalAddr(), tag, timeout, s.Tags())
+			return false
 		}
 	}
 }
