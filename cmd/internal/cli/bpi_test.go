@@ -42,7 +42,7 @@ func newBPIEnv(t *testing.T) *env {
 
 func TestShowBPI(t *testing.T) {
 	e := newBPIEnv(t)
-	for _, tc := range []struct{ line, want string }{
+	e.expectOutputs(t, []outputCase{
 		{"show bpi", `
 BPI+ downstream ds1, RF rf0, 3 modems
 Generated keys aes-128-cbc, TEK lifetime 12h00m, grace 1h00m
@@ -93,16 +93,7 @@ BPI modem 00:aa:00:00:00:02
   Bindings           0
   Ports              -
 `},
-	} {
-		got, err := e.run(t, tc.line)
-		if err != nil {
-			t.Errorf("%s: %v", tc.line, err)
-			continue
-		}
-		if diff := cmp.Diff(strings.TrimPrefix(tc.want, "\n"), got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.line, diff)
-		}
-	}
+	})
 }
 
 // TestShowBPINoKeyAndClear: a modem whose keys all expired shows NO KEY, and

@@ -70,6 +70,25 @@ func newEnv(t *testing.T) *env {
 	return &env{Env: e, con: con}
 }
 
+// outputCase is a command line and the console's exact answer (a leading
+// newline in want is dropped, for raw-string tables).
+type outputCase struct{ line, want string }
+
+// expectOutputs runs each case's line and compares the answer with want.
+func (e *env) expectOutputs(t *testing.T, cases []outputCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := e.run(t, tc.line)
+		if err != nil {
+			t.Errorf("%s: %v", tc.line, err)
+			continue
+		}
+		if diff := cmp.Diff(strings.TrimPrefix(tc.want, "\n"), got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.line, diff)
+		}
+	}
+}
+
 func (e *env) run(t *testing.T, line string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
@@ -79,7 +98,7 @@ func (e *env) run(t *testing.T, line string) (string, error) {
 
 func TestShowCommands(t *testing.T) {
 	e := newEnv(t)
-	for _, tc := range []struct{ line, want string }{
+	e.expectOutputs(t, []outputCase{
 		{"show bindings", `
 IP address    MAC address        Port        Source   Lease left
 ------------  -----------------  ----------  -------  ----------
@@ -161,16 +180,7 @@ dsl2  lgd0       4        1312
 Global level  INFO
 Debug traces  none
 `},
-	} {
-		got, err := e.run(t, tc.line)
-		if err != nil {
-			t.Errorf("%s: %v", tc.line, err)
-			continue
-		}
-		if diff := cmp.Diff(strings.TrimPrefix(tc.want, "\n"), got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.line, diff)
-		}
-	}
+	})
 }
 
 func TestCountersAndClear(t *testing.T) {
