@@ -44,6 +44,7 @@ import (
 	"unsafe"
 
 	"github.com/leaseguard/leaseguard/integration/lab"
+	"github.com/leaseguard/leaseguard/nft/nfttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,38 +57,10 @@ func source(base netip.Addr, i int) (netip.Addr, net.HardwareAddr) {
 	return netip.AddrFrom4(b), net.HardwareAddr{2, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-// udpFrame is an Ethernet frame with an IPv4 UDP datagram to dst:port
-// whose payload is the source's index (the sink can tell flows apart),
-// without UDP checksum (allowed in IPv4).
+// udpFrame is nfttest.UDPFrame from port 40000 to dst:port whose payload
+// is the source's index (the sink can tell flows apart).
 func udpFrame(srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr, port uint16, index int) []byte {
-	f := make([]byte, 14+20+8+4)
-	copy(f[0:6], dstMAC)
-	copy(f[6:12], srcMAC)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:34]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], 20+8+4)
-	s, d := src.As4(), dst.As4()
-	copy(ip[12:16], s[:])
-	copy(ip[16:20], d[:])
-	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip))
-	udp := f[34:42]
-	binary.BigEndian.PutUint16(udp[0:], 40000)
-	binary.BigEndian.PutUint16(udp[2:], port)
-	binary.BigEndian.PutUint16(udp[4:], 8+4)
-	binary.BigEndian.PutUint32(f[42:], uint32(index))
-	return f
-}
-
-func ipChecksum(h []byte) uint16 {
-	var s uint32
-	for i := 0; i < len(h); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return ^uint16(s)
+	return nfttest.UDPFrame(srcMAC, dstMAC, src, dst, 40000, port, binary.BigEndian.AppendUint32(nil, uint32(index)))
 }
 
 // generator sends prepared frames out of one interface through AF_PACKET,
